@@ -1,0 +1,291 @@
+//! The federation listener: its own port, TLS 1.2+ with client certificates
+//! required and verified against the gateway's trust anchors, then an auth
+//! layer that turns the verified certificate into a [`FederationContext`], then
+//! the three verbs.
+//!
+//! A certificate from a foreign CA fails the TLS handshake and never reaches
+//! the auth layer. A trusted certificate without Mosaic OIDs gets 401; one
+//! whose grant is revoked, expired or missing, or whose peer is inactive or
+//! whose serial differs, gets 403 `Federation access denied`. No handler runs
+//! without a context.
+
+use crate::http::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::service::TowerToHyperService;
+use mosaic_federation::context::{self, PresentedClaims};
+use mosaic_federation::verbs::{self, VerbError};
+use mosaic_identity::{GatewayPki, TrustAnchors, verify_client_chain};
+use mosaic_scope::FederationContext;
+use mosaic_types::{ErrorCode, ErrorEnvelope};
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::server::WebPkiClientVerifier;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The certificate chain a peer presented, as the TLS layer verified it.
+#[derive(Debug, Clone)]
+pub struct PeerChain(pub Arc<Vec<CertificateDer<'static>>>);
+
+/// The TLS set-up of the federation listener.
+#[derive(Debug, Clone)]
+pub struct FederationTls {
+    config: Arc<rustls::ServerConfig>,
+    anchors: TrustAnchors,
+}
+
+impl FederationTls {
+    /// Server certificate from the PKI; client certificates must chain to the
+    /// gateway CA.
+    pub fn from_pki(pki: &GatewayPki) -> anyhow::Result<Self> {
+        let anchors = pki.ca.trust_anchors();
+        let mut roots = RootCertStore::empty();
+        for cert in anchors.certs() {
+            roots.add(cert.clone())?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // A client may come without a certificate, to fetch the CA or enroll;
+        // a certificate it does present must chain to our CA or the handshake
+        // fails. The auth layer refuses verbs to certificate-less clients.
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()?;
+        let chain = CertificateDer::pem_slice_iter(pki.server.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes())?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Self {
+            config: Arc::new(config),
+            anchors,
+        })
+    }
+
+    /// The rustls configuration (benchmarks reuse it for a bare server).
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        self.config.clone()
+    }
+}
+
+/// The verbs behind the auth layer, plus the two unauthenticated onboarding
+/// routes: the CA certificate (which enrolling peers check against their pin)
+/// and enrollment itself (the one-time token is the credential).
+pub fn routes(state: AppState, anchors: TrustAnchors) -> Router {
+    let onboarding = Router::new()
+        .route("/api/federation/v1/ca", get(ca_certificate))
+        .route("/api/federation/v1/enroll", post(crate::identity::enroll))
+        .with_state(state.clone());
+    let verbs = Router::new()
+        .route("/api/federation/v1/capabilities", get(capabilities))
+        .route("/api/federation/v1/list/{resource}", post(list))
+        .route("/api/federation/v1/get/{resource}/{id}", post(get_one))
+        .fallback(|| async {
+            render(&VerbError {
+                status: 404,
+                envelope: ErrorEnvelope::new(ErrorCode::NotFound, "no such federation route"),
+            })
+        })
+        .route_layer(middleware::from_fn_with_state(
+            (state.clone(), anchors),
+            authenticate,
+        ))
+        .with_state(state);
+    onboarding.merge(verbs)
+}
+
+/// `GET /api/federation/v1/ca`: the CA this gateway issues peer certificates
+/// from. Public: enrolling peers compare its fingerprint with their pin.
+async fn ca_certificate(State(state): State<AppState>) -> Response {
+    match state.pki() {
+        Some(pki) => {
+            Json(serde_json::json!({ "ca_certificate": pki.ca.cert_pem() })).into_response()
+        }
+        None => refuse(ErrorCode::Unavailable, "this gateway has no PKI"),
+    }
+}
+
+fn render(err: &VerbError) -> Response {
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(err.envelope.clone())).into_response()
+}
+
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
+    render(&VerbError {
+        status: code.http_status(),
+        envelope: ErrorEnvelope::new(code, message),
+    })
+}
+
+/// The auth layer: certificate → claims → grant → context.
+async fn authenticate(
+    State((state, anchors)): State<(AppState, TrustAnchors)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(chain) = request.extensions().get::<PeerChain>().cloned() else {
+        return refuse(
+            ErrorCode::Unauthorized,
+            "no client certificate was presented",
+        );
+    };
+    let identity = match verify_client_chain(&chain.0, &anchors, chrono::Utc::now()) {
+        Ok(identity) => identity,
+        Err(e) if e.is_oid_error() => {
+            return refuse(
+                ErrorCode::Unauthorized,
+                format!("Client certificate is missing required OID: {e}"),
+            );
+        }
+        Err(e) => {
+            return refuse(
+                ErrorCode::Unauthorized,
+                format!("Client certificate is not acceptable: {e}"),
+            );
+        }
+    };
+    let claims = PresentedClaims {
+        grant_id: identity.claims.grant_id.to_string(),
+        subject_user_id: identity.claims.subject_user_id.to_string(),
+        serial_hex: identity.serial.to_string(),
+    };
+    match context::resolve(state.store().conn(), &claims).await {
+        Ok(ctx) => {
+            request.extensions_mut().insert(ctx);
+            next.run(request).await
+        }
+        Err(context::ContextError::Db(e)) => {
+            tracing::error!(error = %e, "grant lookup failed");
+            refuse(ErrorCode::Internal, "Federation request failed")
+        }
+        Err(reason) => {
+            // The peer learns only that it was refused; the reason is ours.
+            tracing::warn!(grant = %claims.grant_id, %reason, "federation access denied");
+            refuse(ErrorCode::Forbidden, "Federation access denied")
+        }
+    }
+}
+
+async fn capabilities(ctx: Option<Extension<FederationContext>>) -> Response {
+    match verbs::capabilities(ctx.as_deref()) {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => render(&e),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ctx: Option<Extension<FederationContext>>,
+    Path(resource): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                return refuse(
+                    ErrorCode::InvalidRequest,
+                    format!("Federation list body is not JSON: {e}"),
+                );
+            }
+        }
+    };
+    match verbs::list(state.store().conn(), ctx.as_deref(), &resource, &body).await {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => render(&e),
+    }
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    ctx: Option<Extension<FederationContext>>,
+    Path((resource, id)): Path<(String, String)>,
+) -> Response {
+    match verbs::get(state.store().conn(), ctx.as_deref(), &resource, &id).await {
+        Ok(item) => Json(item).into_response(),
+        Err(e) => render(&e),
+    }
+}
+
+/// Accepts TLS connections on `listener` until `shutdown` turns true, then
+/// lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    tls: FederationTls,
+    state: AppState,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = TlsAcceptor::from(tls.config.clone());
+    let app = routes(state, tls.anchors.clone());
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "federation accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::info!(%remote, error = %e, "federation TLS handshake refused");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(%remote, "federation TLS handshake timed out");
+                    return;
+                }
+            };
+            let chain: Vec<CertificateDer<'static>> = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
+                .unwrap_or_default();
+            let chain = PeerChain(Arc::new(chain));
+            let service = tower::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(chain.clone());
+                app.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let conn = ConnBuilder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(%remote, error = %e, "federation connection ended");
+            }
+        });
+    }
+    // Give in-flight requests a bounded time to finish.
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+}

@@ -1,0 +1,303 @@
+//! `GET /api/v1/query/:resource?source=local|all|federated:<host>`: a user's
+//! view across this gateway and the peers they hold grants from.
+//!
+//! Local rows come from the same query layer peers are served by, with the
+//! user's full native access. Remote rows come from the outbound peers this
+//! user enrolled (never another user's), through cached mTLS clients whose
+//! keys are unsealed in memory only.
+
+use crate::auth::UserAuth;
+use crate::http::{AppState, error};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use mosaic_federation::query::{FederationQueries, Verb};
+use mosaic_federation_client::{
+    FederationClientError, OutboundPeer, PeerClient, PeerClientConfig, PeerDirectory, QuerySource,
+    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row,
+};
+use mosaic_scope::{NativeRbac, NativeRbacRequest, QueryFilter};
+use mosaic_store::entity::federation_peers;
+use mosaic_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter as _, QueryOrder};
+use mosaic_types::{ErrorCode, FederationListRequest, FederationListResponse, FederationResource};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Largest page a local query returns.
+const MAX_LOCAL_LIMIT: u32 = 500;
+/// Page size when none is asked for.
+const DEFAULT_LIMIT: u32 = 50;
+
+/// The purpose string outbound client keys are sealed under.
+pub fn client_key_purpose(peer_id: &str) -> String {
+    format!("federation-client-key:{peer_id}")
+}
+
+/// A built client and the `updated_at` of the peer row it was built from.
+type CachedClient = (chrono::DateTime<chrono::Utc>, PeerClient);
+
+/// mTLS clients per outbound peer, rebuilt when the peer row changes.
+#[derive(Debug, Clone, Default)]
+pub struct PeerClients {
+    inner: Arc<Mutex<HashMap<String, CachedClient>>>,
+}
+
+impl PeerClients {
+    fn get_or_build(
+        &self,
+        state: &AppState,
+        row: &federation_peers::Model,
+    ) -> Result<PeerClient, FederationClientError> {
+        let name = row.common_name.as_str();
+        if let Ok(cache) = self.inner.lock()
+            && let Some((stamp, client)) = cache.get(&row.id)
+            && *stamp == row.updated_at
+        {
+            return Ok(client.clone());
+        }
+        let config_error = |m: String| FederationClientError {
+            code: mosaic_federation_client::ClientErrorCode::Config,
+            message: m,
+            peer: name.to_owned(),
+            status: None,
+            envelope: None,
+            retry_after: None,
+        };
+        let pki = state
+            .pki()
+            .ok_or_else(|| config_error("this gateway has no PKI".into()))?;
+        let sealed = row
+            .client_key_pem
+            .as_deref()
+            .ok_or_else(|| config_error("peer has no client key".into()))?;
+        let key = pki
+            .sealer
+            .unseal(&client_key_purpose(&row.id), sealed)
+            .map_err(|e| config_error(format!("cannot unseal the client key: {e}")))?;
+        let key = String::from_utf8(key.to_vec())
+            .map_err(|_| config_error("client key is not PEM".into()))?;
+        let endpoint = row.endpoint_url.clone().unwrap_or_default();
+        let client = PeerClient::new(PeerClientConfig::new(
+            name,
+            endpoint,
+            row.ca_pem.clone().unwrap_or_default(),
+            row.cert_pem.clone(),
+            key,
+        ))?;
+        if let Ok(mut cache) = self.inner.lock() {
+            cache.insert(row.id.clone(), (row.updated_at, client.clone()));
+        }
+        Ok(client)
+    }
+}
+
+/// Active outbound peers of one local user.
+struct UserPeers {
+    state: AppState,
+    user_id: String,
+}
+
+impl PeerDirectory for UserPeers {
+    async fn active_outbound_peers(&self) -> Result<Vec<OutboundPeer>, String> {
+        outbound_rows(&self.state, &self.user_id)
+            .await
+            .map(|rows| {
+                rows.into_iter()
+                    .filter_map(|r| {
+                        Some(OutboundPeer {
+                            id: r.id,
+                            common_name: r.common_name,
+                            endpoint_url: r.endpoint_url?,
+                        })
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Outbound peer rows usable by `user_id`.
+pub async fn outbound_rows(
+    state: &AppState,
+    user_id: &str,
+) -> Result<Vec<federation_peers::Model>, mosaic_store::sea_orm::DbErr> {
+    federation_peers::Entity::find()
+        .filter(federation_peers::Column::State.eq("active"))
+        .filter(federation_peers::Column::EndpointUrl.is_not_null())
+        .filter(federation_peers::Column::ClientKeyPem.is_not_null())
+        .filter(federation_peers::Column::LocalUserId.eq(user_id))
+        .order_by_asc(federation_peers::Column::CommonName)
+        .all(state.store().conn())
+        .await
+}
+
+/// Asks a peer through its cached client.
+struct Remote {
+    state: AppState,
+}
+
+impl RemoteLister for Remote {
+    async fn list(
+        &self,
+        peer: &OutboundPeer,
+        resource: &str,
+        request: &FederationListRequest,
+    ) -> Result<FederationListResponse<Row>, FederationClientError> {
+        let client = self.client_for(&peer.id, &peer.common_name).await?;
+        client.list(resource, request).await
+    }
+}
+
+impl Remote {
+    async fn client_for(
+        &self,
+        peer_id: &str,
+        name: &str,
+    ) -> Result<PeerClient, FederationClientError> {
+        let row = federation_peers::Entity::find_by_id(peer_id.to_owned())
+            .one(self.state.store().conn())
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| FederationClientError {
+                code: mosaic_federation_client::ClientErrorCode::Config,
+                message: "peer disappeared".into(),
+                peer: name.to_owned(),
+                status: None,
+                envelope: None,
+                retry_after: None,
+            })?;
+        self.state.peer_clients().get_or_build(&self.state, &row)
+    }
+}
+
+/// A client for one outbound peer row (admin tools use it for capabilities).
+pub fn client_for_row(
+    state: &AppState,
+    row: &federation_peers::Model,
+) -> Result<PeerClient, FederationClientError> {
+    state.peer_clients().get_or_build(state, row)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct QueryParams {
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// The user's own rows, as this gateway would serve them to the user.
+async fn local_page(
+    state: &AppState,
+    user_id: &str,
+    resource: FederationResource,
+    limit: u32,
+    cursor: Option<String>,
+) -> Result<FederationListResponse<Row>, String> {
+    let queries = FederationQueries::new(state.store().conn(), Verb::List);
+    let native = queries
+        .evaluate_read_access(&NativeRbacRequest {
+            grant_id: String::new(),
+            peer_id: String::new(),
+            subject_user_id: user_id.to_owned(),
+            resource,
+        })
+        .await
+        .map_err(|d| d.reason.unwrap_or_else(|| "not readable".into()))?;
+    let filter = QueryFilter {
+        resource,
+        subject_user_id: user_id.to_owned(),
+        include_personal: native.include_personal,
+        team_ids: native.team_ids,
+        limit,
+        max_rows_per_query: MAX_LOCAL_LIMIT,
+    };
+    let page = queries
+        .list(&filter, cursor.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(FederationListResponse {
+        items: page.items,
+        next_cursor: page.next_cursor,
+        partial: false,
+        truncated: page.truncated,
+    })
+}
+
+/// The handler.
+pub(crate) async fn query(
+    user: UserAuth,
+    State(state): State<AppState>,
+    Path(resource): Path<String>,
+    Query(params): Query<QueryParams>,
+) -> Response {
+    let Ok(parsed) = resource.parse::<FederationResource>() else {
+        return error(
+            ErrorCode::InvalidRequest,
+            format!("unknown resource `{resource}` (expected tasks, notes or memory)"),
+        );
+    };
+    if parsed.is_secret() {
+        return error(ErrorCode::Forbidden, format!("{parsed} are never listed"));
+    }
+    let source: QuerySource = match params.source.as_deref().unwrap_or("local").parse() {
+        Ok(s) => s,
+        Err(e) => return error(ErrorCode::InvalidRequest, e.message),
+    };
+    let limit = params
+        .limit
+        .unwrap_or(DEFAULT_LIMIT)
+        .clamp(1, MAX_LOCAL_LIMIT);
+    // `all` never pages: one cursor cannot span sources.
+    let remote_cursor = matches!(source, QuerySource::Federated(_))
+        .then(|| params.cursor.clone())
+        .flatten();
+    let request = FederationListRequest {
+        limit: Some(limit),
+        cursor: remote_cursor,
+    };
+    let router = QuerySourceRouter::new(
+        UserPeers {
+            state: state.clone(),
+            user_id: user.user_id.clone(),
+        },
+        Remote {
+            state: state.clone(),
+        },
+    );
+    let local_state = state.clone();
+    let local_user = user.user_id.clone();
+    // A cursor belongs to one source: locally it is ours, for a peer it is theirs.
+    let local_cursor = matches!(source, QuerySource::Local)
+        .then(|| params.cursor.clone())
+        .flatten();
+    let local = move || async move {
+        local_page(&local_state, &local_user, parsed, limit, local_cursor).await
+    };
+    match router.list(&source, parsed.as_str(), &request, local).await {
+        Ok(page) => Json(page).into_response(),
+        Err(e) => {
+            let code = match e.code {
+                QuerySourceErrorCode::InvalidSource => ErrorCode::InvalidRequest,
+                QuerySourceErrorCode::PeerNotFound => ErrorCode::NotFound,
+                QuerySourceErrorCode::PeerFailed => ErrorCode::Unavailable,
+                QuerySourceErrorCode::LocalFailed | QuerySourceErrorCode::DirectoryFailed => {
+                    ErrorCode::Internal
+                }
+            };
+            let mut env = mosaic_types::ErrorEnvelope::new(code, e.message.clone());
+            if let Some(peer) = &e.peer_error {
+                env = env.with_details(serde_json::json!({
+                    "peer": peer.peer, "peerCode": peer.code, "peerStatus": peer.status,
+                }));
+            }
+            let status = axum::http::StatusCode::from_u16(code.http_status())
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+            (status, Json(env)).into_response()
+        }
+    }
+}

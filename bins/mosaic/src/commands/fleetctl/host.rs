@@ -1,0 +1,136 @@
+//! Host verbs: install, start, stop, status, verify, ps, restart.
+
+use super::roster::JsonArgs;
+use super::{Ctx, print_report};
+use clap::Args;
+use mosaic_fleet::ops;
+use mosaic_fleet::procs::ProcSnapshot;
+use mosaic_fleet::ps::{self, PsOptions};
+use std::time::Duration;
+
+/// Agents to act on, all when none are named.
+#[derive(Debug, Args)]
+pub struct AgentsArgs {
+    /// Agent names (default: every agent in the roster).
+    agents: Vec<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn install(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let report = ops::install(&ctx.fleet(), &exe)?;
+    if a.json {
+        return crate::output::json(&report);
+    }
+    print_report(&report.report, false)
+}
+
+pub fn start(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
+    let report = ops::start(&ctx.fleet(), &a.agents)?;
+    if a.json {
+        crate::output::json(&report)?;
+    } else {
+        print_report(&report.report, false)?;
+        for (name, why) in &report.skipped {
+            eprintln!("not started: {name}: {why}");
+        }
+    }
+    anyhow::ensure!(
+        report.skipped.is_empty(),
+        "{} agent(s) not started",
+        report.skipped.len()
+    );
+    Ok(())
+}
+
+pub fn stop(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
+    print_report(&ops::stop(&ctx.fleet(), &a.agents)?, a.json)
+}
+
+fn print_status(rows: &[ops::StatusRow], json: bool) -> anyhow::Result<()> {
+    if json {
+        return crate::output::json(&rows);
+    }
+    println!("{:<24}  SESSION", "AGENT");
+    for r in rows {
+        println!(
+            "{:<24}  {}",
+            r.name,
+            if r.running { "running" } else { "not running" }
+        );
+    }
+    Ok(())
+}
+
+pub fn status(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
+    print_status(&ops::status(&ctx.fleet(), &a.agents)?, a.json)
+}
+
+pub fn verify(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
+    let rows = ops::verify(&ctx.fleet())?;
+    print_status(&rows, a.json)?;
+    if !a.json {
+        println!("Every session is in place.");
+    }
+    Ok(())
+}
+
+/// `fleet ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Print the rows as JSON (one document per refresh with --watch).
+    #[arg(long)]
+    json: bool,
+    /// Refresh every --interval seconds until interrupted.
+    #[arg(long)]
+    watch: bool,
+    /// Seconds between refreshes with --watch.
+    #[arg(long, default_value_t = 2)]
+    interval: u64,
+}
+
+pub fn ps(ctx: &Ctx, a: PsArgs) -> anyhow::Result<()> {
+    let roster = ctx.fleet().roster()?;
+    loop {
+        let rows = ps::ps(
+            &ctx.runner,
+            &ctx.paths,
+            &roster,
+            &ProcSnapshot::read(),
+            &PsOptions::from_env(ctx.systemd),
+        )?;
+        if a.json {
+            if a.watch {
+                println!("{}", serde_json::to_string(&rows)?);
+            } else {
+                crate::output::json(&rows)?;
+            }
+        } else {
+            if a.watch {
+                // Clear the screen so the table refreshes in place.
+                print!("\x1b[H\x1b[2J");
+            }
+            print!("{}", ps::render_table(&rows));
+        }
+        if !a.watch {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(a.interval.max(1)));
+    }
+}
+
+/// `fleet restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// The agent.
+    agent: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn restart(ctx: &Ctx, a: RestartArgs) -> anyhow::Result<()> {
+    print_report(&ops::restart(&ctx.fleet(), &a.agent)?, a.json)
+}

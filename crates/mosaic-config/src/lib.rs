@@ -1,0 +1,263 @@
+//! Layered configuration, loaded the same way by every Mosaic program.
+//!
+//! Precedence, lowest first: built-in defaults < `mosaic.toml` < `MOSAIC_*`
+//! environment variables (plus the conventional unprefixed `DATABASE_URL`) <
+//! command-line flags. A value that does not fit says which key, which source
+//! and what was expected:
+//!
+//! ```
+//! use mosaic_config::{GatewaySettings, Loader};
+//!
+//! figment::Jail::expect_with(|jail| {
+//!     jail.set_env("MOSAIC_HTTP_ADDR", "not-an-address");
+//!     let err = Loader::new().load::<GatewaySettings>().unwrap_err();
+//!     let text = err.to_string();
+//!     assert!(text.contains("http_addr"));
+//!     assert!(text.contains("MOSAIC_HTTP_ADDR"));
+//!     assert!(text.contains("127.0.0.1:7420"));
+//!     Ok(())
+//! });
+//! ```
+//!
+//! Programs with settings of their own define a struct that implements
+//! [`serde::Deserialize`], [`serde::Serialize`] and [`Default`], and load it with the
+//! same [`Loader`].
+
+mod addr;
+mod paths;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use addr::socket_addr;
+pub use paths::{default_config_dir, default_data_dir};
+
+/// The file name looked for in the config dir.
+pub const CONFIG_FILE_NAME: &str = "mosaic.toml";
+/// Environment variable naming an explicit config file.
+pub const CONFIG_FILE_ENV: &str = "MOSAIC_CONFIG";
+/// Default address of the gateway's HTTP API.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:7420";
+/// Default address of the gateway's federation (mTLS) listener.
+pub const DEFAULT_FEDERATION_ADDR: &str = "127.0.0.1:7443";
+
+/// Settings every gateway-side program shares: where data lives, which
+/// database, which addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GatewaySettings {
+    /// Directory for the SQLite file, keys and other state. Created on first use.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://…`. Absent: SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// HTTP API listen address.
+    #[serde(with = "addr")]
+    pub http_addr: SocketAddr,
+    /// Federation (mTLS) listen address.
+    #[serde(with = "addr")]
+    pub federation_addr: SocketAddr,
+    /// Log filter in `tracing` env-filter syntax, e.g. `info,mosaic_store=debug`.
+    pub log: String,
+    /// The gateway's identity and PKI (`[identity]`, `MOSAIC_IDENTITY__*`).
+    pub identity: IdentitySettings,
+}
+
+/// The gateway's public identity and where its CA comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentitySettings {
+    /// Display name in the instance identity. Absent: the host name.
+    pub name: Option<String>,
+    /// Base URL peers reach this gateway's federation listener at.
+    pub url: Option<String>,
+    /// DNS names and IP addresses of the federation server certificate.
+    pub server_names: Vec<String>,
+    /// An existing CA certificate (PEM) to use instead of generating one.
+    /// Set together with `ca_key`.
+    pub ca_cert: Option<PathBuf>,
+    /// The private key (unencrypted PEM) of `ca_cert`.
+    pub ca_key: Option<PathBuf>,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            name: None,
+            url: None,
+            server_names: vec!["localhost".to_owned(), "127.0.0.1".to_owned()],
+            ca_cert: None,
+            ca_key: None,
+        }
+    }
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            database_url: None,
+            http_addr: addr::parse_default(DEFAULT_HTTP_ADDR),
+            federation_addr: addr::parse_default(DEFAULT_FEDERATION_ADDR),
+            log: "info".to_owned(),
+            identity: IdentitySettings::default(),
+        }
+    }
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key had a value of the wrong shape.
+    #[error("invalid configuration: `{key}` from {source_name}: {problem}")]
+    Invalid {
+        /// Dotted key, e.g. `http_addr`.
+        key: String,
+        /// Where the value came from: a file path, an environment variable, a flag.
+        source_name: String,
+        /// What was wrong and what was expected.
+        problem: String,
+    },
+    /// A config file was named explicitly but does not exist.
+    #[error(
+        "config file {path} does not exist (named by {named_by}); create it or unset {named_by}"
+    )]
+    MissingFile {
+        /// The path that was named.
+        path: PathBuf,
+        /// `MOSAIC_CONFIG` or `--config`.
+        named_by: String,
+    },
+    /// Anything else figment reported (unreadable file, TOML syntax…).
+    #[error("invalid configuration: {0}")]
+    Other(String),
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(err: figment::Error) -> Self {
+        // figment may chain several errors; the first names the offending key.
+        let err = err
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| figment::Error::from("unknown error".to_owned()));
+        if err.path.is_empty() {
+            return ConfigError::Other(err.to_string());
+        }
+        let key = err.path.join(".");
+        let source_name = match &err.metadata {
+            Some(meta) => {
+                let native = meta.interpolate(&err.profile.clone().unwrap_or_default(), &err.path);
+                match &meta.source {
+                    Some(figment::Source::File(path)) => format!("config file {}", path.display()),
+                    _ if meta.name.contains("environment") => {
+                        // Name the variable as the user spells it, prefix included.
+                        let prefix = if meta.name.contains("MOSAIC_") {
+                            "MOSAIC_"
+                        } else {
+                            ""
+                        };
+                        let var = err.path.join("__").to_uppercase();
+                        format!("environment variable {prefix}{var}")
+                    }
+                    _ => format!("{} ({native})", meta.name),
+                }
+            }
+            None => "an unknown source".to_owned(),
+        };
+        ConfigError::Invalid {
+            key,
+            source_name,
+            problem: err.kind.to_string(),
+        }
+    }
+}
+
+/// Builds the layered configuration.
+#[derive(Debug, Default)]
+pub struct Loader {
+    config_file: Option<PathBuf>,
+    overrides: Vec<Figment>,
+}
+
+/// Flag values, named as such in error messages.
+struct Flags<T>(Serialized<T>);
+
+impl<T: Serialize> figment::Provider for Flags<T> {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("command-line flags")
+    }
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        self.0.data()
+    }
+}
+
+impl Loader {
+    /// A loader with the default config file location.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads this file instead of `$MOSAIC_CONFIG` or the config dir's `mosaic.toml`.
+    #[must_use]
+    pub fn config_file(mut self, path: Option<impl AsRef<Path>>) -> Self {
+        self.config_file = path.map(|p| p.as_ref().to_path_buf());
+        self
+    }
+
+    /// Adds a layer of flag values on top of everything else. Fields serialized
+    /// as `None` (skipped) leave lower layers alone.
+    #[must_use]
+    pub fn flags(mut self, flags: impl Serialize) -> Self {
+        self.overrides
+            .push(Figment::from(Flags(Serialized::defaults(flags))));
+        self
+    }
+
+    /// The file that will be read, and what named it.
+    fn resolve_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        if let Some(path) = &self.config_file {
+            return exists_or(path, "--config").map(Some);
+        }
+        if let Some(path) = std::env::var_os(CONFIG_FILE_ENV).filter(|v| !v.is_empty()) {
+            return exists_or(Path::new(&path), CONFIG_FILE_ENV).map(Some);
+        }
+        let default = default_config_dir().join(CONFIG_FILE_NAME);
+        Ok(default.is_file().then_some(default))
+    }
+
+    /// The merged figment, for callers that want to inspect it.
+    pub fn figment<T: Serialize + Default>(&self) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(T::default()));
+        if let Some(file) = self.resolve_file()? {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("MOSAIC_").ignore(&["config"]).split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        for layer in &self.overrides {
+            figment = figment.merge(layer.clone());
+        }
+        Ok(figment)
+    }
+
+    /// Loads `T` from every layer.
+    pub fn load<T: DeserializeOwned + Serialize + Default>(&self) -> Result<T, ConfigError> {
+        Ok(self.figment::<T>()?.extract()?)
+    }
+}
+
+fn exists_or(path: &Path, named_by: &str) -> Result<PathBuf, ConfigError> {
+    if path.is_file() {
+        Ok(path.to_path_buf())
+    } else {
+        Err(ConfigError::MissingFile {
+            path: path.to_path_buf(),
+            named_by: named_by.to_owned(),
+        })
+    }
+}

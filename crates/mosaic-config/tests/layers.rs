@@ -1,0 +1,144 @@
+//! Precedence and error reporting of the configuration layers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// figment::Jail's closures return its own large error type.
+#![allow(clippy::result_large_err)]
+
+use figment::Jail;
+use mosaic_config::{ConfigError, GatewaySettings, Loader};
+use serde::Serialize;
+use std::net::SocketAddr;
+
+#[derive(Serialize, Default)]
+struct Flags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_addr: Option<String>,
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn defaults_apply_with_nothing_set() {
+    Jail::expect_with(|jail| {
+        // Nothing from the calling environment (CI exports DATABASE_URL).
+        jail.clear_env();
+        let dir = jail.directory().to_path_buf();
+        jail.set_env("HOME", dir.display());
+        jail.set_env("XDG_CONFIG_HOME", dir.join("cfg").display());
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.http_addr, addr("127.0.0.1:7420"));
+        assert_eq!(s.federation_addr, addr("127.0.0.1:7443"));
+        assert_eq!(s.database_url, None);
+        assert!(s.data_dir.ends_with("mosaic"));
+        Ok(())
+    });
+}
+
+#[test]
+fn file_then_env_then_flags_win_in_order() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "mosaic.toml",
+            "http_addr = \"127.0.0.1:1111\"\ndata_dir = \"/srv/mosaic\"\nlog = \"debug\"\n",
+        )?;
+        jail.set_env("MOSAIC_CONFIG", "mosaic.toml");
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.http_addr, addr("127.0.0.1:1111"));
+        assert_eq!(s.data_dir, std::path::PathBuf::from("/srv/mosaic"));
+
+        jail.set_env("MOSAIC_HTTP_ADDR", "127.0.0.1:2222");
+        jail.set_env("DATABASE_URL", "postgres://127.0.0.1/x");
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.http_addr, addr("127.0.0.1:2222"));
+        assert_eq!(s.log, "debug", "file value kept where env is silent");
+        assert_eq!(s.database_url.as_deref(), Some("postgres://127.0.0.1/x"));
+
+        let s: GatewaySettings = Loader::new()
+            .flags(Flags {
+                http_addr: Some("127.0.0.1:3333".into()),
+            })
+            .load()
+            .unwrap();
+        assert_eq!(s.http_addr, addr("127.0.0.1:3333"));
+
+        let s: GatewaySettings = Loader::new().flags(Flags::default()).load().unwrap();
+        assert_eq!(
+            s.http_addr,
+            addr("127.0.0.1:2222"),
+            "absent flag leaves env alone"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_env_value_names_key_variable_and_expectation() {
+    Jail::expect_with(|jail| {
+        jail.set_env("MOSAIC_HTTP_ADDR", "nope");
+        let err = Loader::new().load::<GatewaySettings>().unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{text}");
+        assert!(text.contains("`http_addr`"), "{text}");
+        assert!(
+            text.contains("environment variable MOSAIC_HTTP_ADDR"),
+            "{text}"
+        );
+        assert!(text.contains("nope"), "{text}");
+        assert!(text.contains("127.0.0.1:7420"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_file_value_names_the_file() {
+    Jail::expect_with(|jail| {
+        jail.create_file("mosaic.toml", "federation_addr = 7443\n")?;
+        let err = Loader::new()
+            .config_file(Some("mosaic.toml"))
+            .load::<GatewaySettings>()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`federation_addr`"), "{text}");
+        assert!(text.contains("config file"), "{text}");
+        assert!(text.contains("mosaic.toml"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_flag_value_names_the_flags() {
+    Jail::expect_with(|_jail| {
+        let err = Loader::new()
+            .flags(Flags {
+                http_addr: Some("127.0.0.1".into()),
+            })
+            .load::<GatewaySettings>()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("command-line flags"), "{text}");
+        assert!(text.contains("`http_addr`"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_named_but_missing_file_is_an_error() {
+    Jail::expect_with(|jail| {
+        jail.set_env("MOSAIC_CONFIG", "/nonexistent/mosaic.toml");
+        let err = Loader::new().load::<GatewaySettings>().unwrap_err();
+        assert!(matches!(err, ConfigError::MissingFile { .. }));
+        assert!(err.to_string().contains("MOSAIC_CONFIG"));
+        Ok(())
+    });
+}
+
+#[test]
+fn localhost_is_accepted_as_an_address() {
+    Jail::expect_with(|jail| {
+        jail.set_env("MOSAIC_HTTP_ADDR", "localhost:9000");
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.http_addr, addr("127.0.0.1:9000"));
+        Ok(())
+    });
+}

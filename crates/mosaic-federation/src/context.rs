@@ -1,0 +1,157 @@
+//! From a presented client certificate's claims to a [`FederationContext`].
+//!
+//! The TLS layer has already verified the chain against our trust anchors and
+//! extracted the Mosaic OIDs; this step checks the claims against the store.
+//! Every refusal is the same 403 to the peer (`Federation access denied`); the
+//! precise reason is for our logs only, so a probing peer learns nothing about
+//! which grants or peers exist.
+
+use chrono::Utc;
+use mosaic_scope::FederationContext;
+use mosaic_store::entity::{federation_grants, federation_peers};
+use mosaic_store::sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+
+/// What the certificate claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentedClaims {
+    /// The grant id OID.
+    pub grant_id: String,
+    /// The subject user id OID.
+    pub subject_user_id: String,
+    /// The certificate's serial number, hex.
+    pub serial_hex: String,
+}
+
+/// Why a presented identity was refused (for logs; the peer sees one 403).
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// No grant has that id.
+    #[error("grant {0} does not exist")]
+    UnknownGrant(String),
+    /// The grant is revoked or otherwise not active.
+    #[error("grant {grant} is {status}")]
+    GrantNotActive {
+        /// The grant.
+        grant: String,
+        /// Its status.
+        status: String,
+    },
+    /// The grant's expiry has passed.
+    #[error("grant {0} has expired")]
+    GrantExpired(String),
+    /// The certificate names a different subject than the grant.
+    #[error("certificate subject {presented} does not match grant subject {stored}")]
+    SubjectMismatch {
+        /// What the certificate says.
+        presented: String,
+        /// What the grant says.
+        stored: String,
+    },
+    /// The grant's peer is missing or not active.
+    #[error("peer {peer} is {state}")]
+    PeerNotActive {
+        /// The peer.
+        peer: String,
+        /// Its state, or `missing`.
+        state: String,
+    },
+    /// The certificate is not the one issued to that peer.
+    #[error("certificate serial {presented} does not match peer {peer}'s serial")]
+    SerialMismatch {
+        /// The peer.
+        peer: String,
+        /// The serial presented.
+        presented: String,
+    },
+    /// The peer's certificate record has expired.
+    #[error("peer {0}'s certificate has expired")]
+    PeerCertExpired(String),
+    /// Storage failed.
+    #[error("grant lookup failed: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// Serials compare as numbers: case and leading zero bytes (which DER adds to
+/// keep a positive integer positive) do not matter; every other digit does.
+pub fn normalize_serial(hex: &str) -> String {
+    let cleaned: String = hex
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let trimmed = cleaned.trim_start_matches('0');
+    if trimmed.is_empty() {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// Resolves the claims to a context, or says why not.
+pub async fn resolve(
+    db: &DatabaseConnection,
+    claims: &PresentedClaims,
+) -> Result<FederationContext, ContextError> {
+    let grant = federation_grants::Entity::find_by_id(claims.grant_id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| ContextError::UnknownGrant(claims.grant_id.clone()))?;
+    if grant.status != "active" {
+        return Err(ContextError::GrantNotActive {
+            grant: grant.id,
+            status: grant.status,
+        });
+    }
+    let now = Utc::now();
+    if grant.expires_at.is_some_and(|t| t <= now) {
+        return Err(ContextError::GrantExpired(grant.id));
+    }
+    if grant.subject_user_id != claims.subject_user_id {
+        return Err(ContextError::SubjectMismatch {
+            presented: claims.subject_user_id.clone(),
+            stored: grant.subject_user_id,
+        });
+    }
+    let peer = federation_peers::Entity::find_by_id(grant.peer_id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| ContextError::PeerNotActive {
+            peer: grant.peer_id.clone(),
+            state: "missing".to_owned(),
+        })?;
+    if peer.state != "active" {
+        return Err(ContextError::PeerNotActive {
+            peer: peer.id,
+            state: peer.state,
+        });
+    }
+    if normalize_serial(&peer.cert_serial) != normalize_serial(&claims.serial_hex) {
+        return Err(ContextError::SerialMismatch {
+            peer: peer.id,
+            presented: claims.serial_hex.clone(),
+        });
+    }
+    if peer.cert_not_after <= now {
+        return Err(ContextError::PeerCertExpired(peer.id));
+    }
+    Ok(FederationContext {
+        grant_id: grant.id,
+        peer_id: peer.id,
+        subject_user_id: grant.subject_user_id,
+        scope: grant.scope,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_serial;
+
+    #[test]
+    fn serials_compare_as_numbers_but_exactly() {
+        assert_eq!(normalize_serial("00ab:CD"), "ABCD");
+        assert_eq!(normalize_serial("abcd"), "ABCD");
+        assert_ne!(normalize_serial("ABCD"), normalize_serial("ABCD01"));
+        assert_ne!(normalize_serial("ABCD"), normalize_serial("ABC"));
+        assert_eq!(normalize_serial("000"), "0");
+    }
+}

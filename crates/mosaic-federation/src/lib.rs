@@ -1,0 +1,34 @@
+//! The serving side of federation: what a gateway does with a request from a
+//! peer once TLS has verified the peer's certificate.
+//!
+//! 1. [`context::resolve`] checks the certificate's claims (grant id, subject
+//!    user id, serial) against the store and yields a
+//!    [`FederationContext`](mosaic_scope::FederationContext), or a refusal.
+//! 2. [`verbs`] runs `capabilities`, `list` and `get`: request validation, scope
+//!    evaluation ([`mosaic_scope`]), native access from team membership, then a
+//!    read-only query shaped by the resulting filter.
+//! 3. Rows leave tagged `_source: "local"`. Nothing from the request or the
+//!    response is written anywhere.
+//!
+//! ```no_run
+//! # async fn demo(store: &mosaic_store::Store, ctx: mosaic_scope::FederationContext) {
+//! use serde_json::json;
+//! let page = mosaic_federation::verbs::list(store.conn(), Some(&ctx), "tasks", &json!({"limit": 10})).await;
+//! match page {
+//!     Ok(page) => println!("{} rows, more: {}", page.items.len(), page.truncated),
+//!     Err(e) => println!("{} {}", e.status, e.envelope),
+//! }
+//! # }
+//! ```
+//!
+//! This crate knows the store and the scope rules. It knows nothing of TLS,
+//! certificates or HTTP frameworks: the gateway supplies claims and renders
+//! results.
+
+#[cfg(feature = "store")]
+pub mod context;
+pub mod cursor;
+#[cfg(feature = "store")]
+pub mod query;
+#[cfg(feature = "store")]
+pub mod verbs;

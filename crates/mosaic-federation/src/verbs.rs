@@ -1,0 +1,258 @@
+//! The three verbs, independent of any HTTP framework: request in, typed body
+//! or error envelope (with its status) out. The gateway's handlers only extract
+//! and render.
+
+use crate::query::{FederationQueries, GetOutcome, Item, QueryError, Verb};
+use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, evaluate, parse_scope};
+use mosaic_store::sea_orm::DatabaseConnection;
+use mosaic_types::{
+    ErrorCode, ErrorEnvelope, FEDERATION_VERBS, FederationCapabilitiesResponse,
+    FederationGetResponse, FederationListResponse, SOURCE_LOCAL, tag_object,
+};
+use serde_json::{Value, json};
+
+/// A verb's failure: the envelope and the status it travels with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerbError {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub envelope: ErrorEnvelope,
+}
+
+impl VerbError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status: code.http_status(),
+            envelope: ErrorEnvelope::new(code, message),
+        }
+    }
+
+    fn with_details(mut self, details: Value) -> Self {
+        self.envelope = self.envelope.with_details(details);
+        self
+    }
+
+    /// No context: the auth layer did not run or did not accept the peer.
+    pub fn context_missing() -> Self {
+        Self::new(ErrorCode::Unauthorized, "Federation context missing")
+    }
+
+    fn internal(err: &impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "federation verb failed");
+        Self::new(ErrorCode::Internal, "Federation request failed")
+    }
+}
+
+/// A scope denial: 400 stays `invalid_request`, 403 is `scope_violation`.
+fn from_deny(deny: &ScopeDeny) -> VerbError {
+    let code = if deny.status_code == 400 {
+        ErrorCode::InvalidRequest
+    } else {
+        ErrorCode::ScopeViolation
+    };
+    let details = serde_json::to_value(deny).unwrap_or(Value::Null);
+    VerbError::new(code, deny.message.clone()).with_details(details)
+}
+
+/// `GET /api/federation/v1/capabilities`: what the grant allows. Needs only an
+/// active grant; no native access check.
+pub fn capabilities(
+    context: Option<&FederationContext>,
+) -> Result<FederationCapabilitiesResponse, VerbError> {
+    let context = context.ok_or_else(VerbError::context_missing)?;
+    let scope = parse_scope(&context.scope).map_err(|e| {
+        tracing::error!(grant = %context.grant_id, error = %e, "stored grant scope is invalid");
+        VerbError::new(ErrorCode::Internal, "Federation grant scope is invalid")
+    })?;
+    Ok(FederationCapabilitiesResponse {
+        resources: scope.resources,
+        excluded_resources: scope.excluded_resources,
+        max_rows_per_query: scope.max_rows_per_query,
+        supported_verbs: FEDERATION_VERBS.to_vec(),
+    })
+}
+
+/// The `limit` of a list body: absent, a positive integer, or a string holding
+/// one (surrounding blanks allowed). Anything else is refused.
+fn parse_limit(value: Option<&Value>) -> Result<Option<i64>, VerbError> {
+    let bad = || {
+        VerbError::new(
+            ErrorCode::InvalidRequest,
+            "Federation list limit must be a positive integer",
+        )
+    };
+    let n = match value {
+        None => return Ok(None),
+        Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i,
+            // 5.0 is an integer; 5.5 is not.
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => f as i64,
+            _ => return Err(bad()),
+        },
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            s.trim().parse::<i64>().map_err(|_| bad())?
+        }
+        Some(_) => return Err(bad()),
+    };
+    if n < 1 {
+        return Err(bad());
+    }
+    Ok(Some(n))
+}
+
+fn parse_cursor(value: Option<&Value>) -> Result<Option<&str>, VerbError> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(VerbError::new(
+            ErrorCode::InvalidRequest,
+            "Federation list cursor must be a string",
+        )),
+    }
+}
+
+/// `POST /api/federation/v1/list/:resource`.
+pub async fn list(
+    db: &DatabaseConnection,
+    context: Option<&FederationContext>,
+    resource: &str,
+    body: &Value,
+) -> Result<FederationListResponse<Item>, VerbError> {
+    let context = context.ok_or_else(VerbError::context_missing)?;
+    let empty = serde_json::Map::new();
+    let body = match body {
+        Value::Object(map) => map,
+        Value::Null => &empty,
+        _ => {
+            return Err(VerbError::new(
+                ErrorCode::InvalidRequest,
+                "Federation list body must be a JSON object",
+            ));
+        }
+    };
+    // Limit, then cursor, both before the scope.
+    let requested_limit = parse_limit(body.get("limit"))?;
+    let cursor = parse_cursor(body.get("cursor"))?;
+
+    let queries = FederationQueries::new(db, Verb::List);
+    let input = EvaluationInput {
+        context,
+        resource,
+        requested_limit,
+    };
+    let filter = evaluate(&input, &queries)
+        .await
+        .map_err(|d| from_deny(&d))?;
+    let page = queries.list(&filter, cursor).await.map_err(|e| match e {
+        QueryError::InvalidCursor(_) => VerbError::new(
+            ErrorCode::InvalidRequest,
+            "Federation list cursor is invalid",
+        ),
+        QueryError::Db(e) => VerbError::internal(&e),
+    })?;
+    Ok(FederationListResponse {
+        items: page
+            .items
+            .into_iter()
+            .map(|item| tag_object(item, SOURCE_LOCAL))
+            .collect(),
+        next_cursor: page.next_cursor,
+        partial: false,
+        truncated: page.truncated,
+    })
+}
+
+/// `POST /api/federation/v1/get/:resource/:id`.
+pub async fn get(
+    db: &DatabaseConnection,
+    context: Option<&FederationContext>,
+    resource: &str,
+    id: &str,
+) -> Result<FederationGetResponse<Item>, VerbError> {
+    let context = context.ok_or_else(VerbError::context_missing)?;
+    if id.trim().is_empty() {
+        return Err(VerbError::new(
+            ErrorCode::InvalidRequest,
+            "Federation get id must not be empty",
+        ));
+    }
+    let queries = FederationQueries::new(db, Verb::Get);
+    let input = EvaluationInput {
+        context,
+        resource,
+        requested_limit: Some(1),
+    };
+    let filter = evaluate(&input, &queries)
+        .await
+        .map_err(|d| from_deny(&d))?;
+    match queries.get(&filter, id).await {
+        Ok(GetOutcome::Found(item)) => Ok(FederationGetResponse {
+            item: tag_object(item, SOURCE_LOCAL),
+        }),
+        Ok(GetOutcome::NotFound) => Err(VerbError::new(
+            ErrorCode::NotFound,
+            "Requested federation resource was not found",
+        )),
+        Ok(GetOutcome::Denied(reason)) => Err(VerbError::new(ErrorCode::ScopeViolation, reason)
+            .with_details(json!({
+                "resource": resource,
+                "id": id,
+                "grantId": context.grant_id,
+                "peerId": context.peer_id,
+                "subjectUserId": context.subject_user_id,
+            }))),
+        Err(QueryError::InvalidCursor(_)) => Err(VerbError::new(
+            ErrorCode::InvalidRequest,
+            "Federation list cursor is invalid",
+        )),
+        Err(QueryError::Db(e)) => Err(VerbError::internal(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_as_the_wire_allows() {
+        for (v, want) in [
+            (json!(5), Some(5)),
+            (json!(5.0), Some(5)),
+            (json!("5"), Some(5)),
+            (json!(" 7 "), Some(7)),
+        ] {
+            assert_eq!(parse_limit(Some(&v)).unwrap(), want, "{v}");
+        }
+        assert_eq!(parse_limit(None).unwrap(), None);
+        for v in [
+            json!(false),
+            json!("abc"),
+            json!(0),
+            json!(1.5),
+            json!(" "),
+            json!(-1),
+            json!(null),
+            json!([1]),
+            json!("0x10"),
+        ] {
+            let e = parse_limit(Some(&v)).unwrap_err();
+            assert_eq!(e.status, 400, "{v}");
+            assert_eq!(
+                e.envelope.error.message,
+                "Federation list limit must be a positive integer"
+            );
+        }
+    }
+
+    #[test]
+    fn cursors_must_be_strings() {
+        assert_eq!(parse_cursor(Some(&json!("c"))).unwrap(), Some("c"));
+        for v in [json!(123), json!(null), json!({})] {
+            assert_eq!(
+                parse_cursor(Some(&v)).unwrap_err().envelope.error.message,
+                "Federation list cursor must be a string"
+            );
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Resolving certificate claims to a federation context: every refusal.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixture;
+
+use chrono::{Duration, Utc};
+use fixture::{Fx, at};
+use mosaic_federation::context::{ContextError, PresentedClaims, resolve};
+use mosaic_store::entity::{federation_grants, federation_peers};
+use mosaic_store::sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
+use mosaic_store::testing::all_backends;
+use serde_json::json;
+
+const SERIAL: &str = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
+
+async fn peer(
+    db: &DatabaseConnection,
+    id: &str,
+    name: &str,
+    serial: &str,
+    state: &str,
+    not_after_days: i64,
+) {
+    federation_peers::Model {
+        id: id.into(),
+        common_name: name.into(),
+        display_name: name.into(),
+        cert_pem: String::new(),
+        cert_serial: serial.into(),
+        cert_not_after: Utc::now() + Duration::days(not_after_days),
+        state: state.into(),
+        endpoint_url: None,
+        client_key_pem: None,
+        ca_pem: None,
+        local_user_id: None,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+async fn grant(
+    db: &DatabaseConnection,
+    id: &str,
+    peer: &str,
+    status: &str,
+    expires_in_days: Option<i64>,
+) {
+    federation_grants::Model {
+        id: id.into(),
+        peer_id: peer.into(),
+        subject_user_id: "S".into(),
+        status: status.into(),
+        scope: json!({"resources": ["tasks"], "max_rows_per_query": 2}),
+        expires_at: expires_in_days.map(|d| Utc::now() + Duration::days(d)),
+        revoked_at: None,
+        revoked_reason: None,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
+}
+
+fn claims(grant: &str, subject: &str, serial: &str) -> PresentedClaims {
+    PresentedClaims {
+        grant_id: grant.into(),
+        subject_user_id: subject.into(),
+        serial_hex: serial.into(),
+    }
+}
+
+#[tokio::test]
+async fn every_refusal_and_the_one_acceptance() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        let fx = Fx(conn);
+        fx.user("S").await;
+        fx.user("O").await;
+        peer(conn, "p-active", "peer-a", SERIAL, "active", 1).await;
+        // A second peer whose serial extends the first: matching is exact.
+        peer(
+            conn,
+            "p-longer",
+            "peer-b",
+            &format!("{SERIAL}ABCDEF01"),
+            "active",
+            1,
+        )
+        .await;
+        peer(conn, "p-suspended", "peer-c", "AA", "suspended", 1).await;
+        peer(conn, "p-expired-cert", "peer-d", "BB", "active", -1).await;
+        grant(conn, "g-active", "p-active", "active", None).await;
+        grant(conn, "g-revoked", "p-active", "revoked", None).await;
+        grant(conn, "g-expired", "p-active", "active", Some(-1)).await;
+        grant(conn, "g-future", "p-active", "active", Some(30)).await;
+        grant(conn, "g-suspended", "p-suspended", "active", None).await;
+        grant(conn, "g-old-cert", "p-expired-cert", "active", None).await;
+        grant(conn, "g-longer", "p-longer", "active", None).await;
+
+        let ok = resolve(conn, &claims("g-active", "S", SERIAL))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                ok.grant_id.as_str(),
+                ok.peer_id.as_str(),
+                ok.subject_user_id.as_str()
+            ),
+            ("g-active", "p-active", "S")
+        );
+        assert_eq!(ok.scope["max_rows_per_query"], 2);
+        // Case and a DER sign byte do not matter.
+        resolve(
+            conn,
+            &claims("g-active", "S", &format!("00{}", SERIAL.to_lowercase())),
+        )
+        .await
+        .unwrap();
+        resolve(conn, &claims("g-future", "S", SERIAL))
+            .await
+            .unwrap();
+
+        let refused = [
+            (claims("g-missing", "S", SERIAL), "does not exist"),
+            (claims("g-revoked", "S", SERIAL), "is revoked"),
+            (claims("g-expired", "S", SERIAL), "has expired"),
+            (
+                claims("g-active", "O", SERIAL),
+                "does not match grant subject",
+            ),
+            (claims("g-suspended", "S", "AA"), "is suspended"),
+            (claims("g-old-cert", "S", "BB"), "certificate has expired"),
+            (
+                claims("g-active", "S", &format!("{SERIAL}ABCDEF01")),
+                "serial",
+            ),
+            (claims("g-longer", "S", SERIAL), "serial"),
+            (claims("g-active", "S", &SERIAL[..30]), "serial"),
+        ];
+        for (c, needle) in refused {
+            let err = resolve(conn, &c).await.unwrap_err();
+            assert!(!matches!(err, ContextError::Db(_)));
+            assert!(err.to_string().contains(needle), "{c:?}: {err}");
+        }
+        db.cleanup().await;
+    }
+}

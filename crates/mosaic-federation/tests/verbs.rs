@@ -1,0 +1,310 @@
+//! The verbs end to end over a real store: the seed's controller and
+//! integration cases, every 400/401/403/404 path.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixture;
+
+use fixture::{Fx, at};
+use mosaic_federation::verbs;
+use mosaic_scope::FederationContext;
+use mosaic_store::sea_orm::DatabaseConnection;
+use mosaic_store::testing::all_backends;
+use serde_json::{Value, json};
+
+/// The integration fixture: S and O; teams T (S) and U (O), S a member of both;
+/// projects S-personal, O-personal, U-team; mission M_S on S's project; tasks
+/// t0 (on M_S, 03:00), t1 (02:00), t2 (01:00) for S, x0 (O's, 04:00), x1 (U's,
+/// 05:00); a note each for S and O on M_S.
+async fn integration_fixture(db: &DatabaseConnection) {
+    let fx = Fx(db);
+    fx.user("S").await;
+    fx.user("O").await;
+    fx.team("T", "S").await;
+    fx.team("U", "O").await;
+    fx.member("T", "S").await;
+    fx.member("U", "S").await;
+    fx.personal_project("PS", "S").await;
+    fx.personal_project("PO", "O").await;
+    fx.team_project("PU", "U", "O").await;
+    fx.mission("M_S", "PS", "S").await;
+    fx.task("t0", None, Some("M_S"), at(3)).await;
+    fx.task("t1", Some("PS"), None, at(2)).await;
+    fx.task("t2", Some("PS"), None, at(1)).await;
+    fx.task("x0", Some("PO"), None, at(4)).await;
+    fx.task("x1", Some("PU"), None, at(5)).await;
+    fx.note("note-s", "M_S", "S", Some("S note"), at(1)).await;
+    fx.note("note-o", "M_S", "O", Some("O note"), at(2)).await;
+}
+
+fn ctx(scope: Value) -> FederationContext {
+    FederationContext {
+        grant_id: "grant-1".into(),
+        peer_id: "peer-1".into(),
+        subject_user_id: "S".into(),
+        scope,
+    }
+}
+
+fn granted() -> FederationContext {
+    ctx(json!({
+        "resources": ["tasks", "notes"],
+        "excluded_resources": [],
+        "filters": {
+            "tasks": {"include_personal": true, "include_teams": []},
+            "notes": {"include_personal": true, "include_teams": []}
+        },
+        "max_rows_per_query": 2
+    }))
+}
+
+fn ids(items: &[serde_json::Map<String, Value>]) -> Vec<&str> {
+    items.iter().map(|i| i["id"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn granted_list_is_capped_tagged_and_pages() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        integration_fixture(conn).await;
+        let c = granted();
+        let page = verbs::list(conn, Some(&c), "tasks", &json!({"limit": 100}))
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&page.items),
+            vec!["t0", "t1"],
+            "x0 (O's) and x1 (team U, excluded by include_teams []) absent"
+        );
+        assert!(page.truncated);
+        assert!(page.items.iter().all(|i| i["_source"] == "local"));
+        let cursor = page.next_cursor.clone().unwrap();
+        let next = verbs::list(conn, Some(&c), "tasks", &json!({"cursor": cursor}))
+            .await
+            .unwrap();
+        assert_eq!(ids(&next.items), vec!["t2"]);
+        assert!(!next.truncated && next.next_cursor.is_none());
+        let wire = serde_json::to_value(&next).unwrap();
+        assert!(wire.get("_truncated").is_none() && wire.get("nextCursor").is_none());
+
+        let notes = verbs::list(conn, Some(&c), "notes", &json!({"limit": 10}))
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&notes.items),
+            vec!["note-s"],
+            "O's note is never visible"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn list_refusals_have_their_status_code_and_message() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        integration_fixture(conn).await;
+        let c = granted();
+        let cases = [
+            (
+                Some(&c),
+                "widgets",
+                json!({}),
+                403,
+                "scope_violation",
+                "Requested federation resource is not supported",
+            ),
+            (
+                Some(&c),
+                "memory",
+                json!({}),
+                403,
+                "scope_violation",
+                "Requested federation resource is not granted by scope",
+            ),
+            (
+                Some(&c),
+                "tasks",
+                json!({"limit": false}),
+                400,
+                "invalid_request",
+                "Federation list limit must be a positive integer",
+            ),
+            (
+                Some(&c),
+                "tasks",
+                json!({"limit": "abc"}),
+                400,
+                "invalid_request",
+                "Federation list limit must be a positive integer",
+            ),
+            (
+                Some(&c),
+                "tasks",
+                json!({"cursor": 123}),
+                400,
+                "invalid_request",
+                "Federation list cursor must be a string",
+            ),
+            (
+                Some(&c),
+                "tasks",
+                json!({"cursor": "not-base64-json"}),
+                400,
+                "invalid_request",
+                "Federation list cursor is invalid",
+            ),
+            (
+                Some(&c),
+                "tasks",
+                json!([1]),
+                400,
+                "invalid_request",
+                "Federation list body must be a JSON object",
+            ),
+            (
+                None,
+                "tasks",
+                json!({}),
+                401,
+                "unauthorized",
+                "Federation context missing",
+            ),
+        ];
+        for (context, resource, body, status, code, message) in cases {
+            let e = verbs::list(conn, context, resource, &body)
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (
+                    e.status,
+                    e.envelope.error.code.as_str(),
+                    e.envelope.error.message.as_str()
+                ),
+                (status, code, message),
+                "{resource} {body}"
+            );
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_return_a_row_whatever_the_scope() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        integration_fixture(conn).await;
+        let c = ctx(json!({"resources": ["credentials", "api_keys"], "max_rows_per_query": 10}));
+        for resource in ["credentials", "api_keys"] {
+            let e = verbs::list(conn, Some(&c), resource, &json!({}))
+                .await
+                .unwrap_err();
+            assert_eq!(e.status, 403);
+            assert_eq!(e.envelope.error.code.as_str(), "scope_violation");
+            let e = verbs::get(conn, Some(&c), resource, "cred-1")
+                .await
+                .unwrap_err();
+            assert_eq!(e.status, 403);
+        }
+        let excluded = ctx(
+            json!({"resources": ["tasks"], "excluded_resources": ["credentials"], "max_rows_per_query": 10}),
+        );
+        let e = verbs::list(conn, Some(&excluded), "credentials", &json!({}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.envelope.error.message,
+            "Requested federation resource is explicitly excluded by grant scope"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn get_outcomes() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        integration_fixture(conn).await;
+        let c = granted();
+        let found = verbs::get(conn, Some(&c), "tasks", "t1").await.unwrap();
+        assert_eq!(found.item["id"], "t1");
+        assert_eq!(found.item["title"], "Task t1");
+        assert_eq!(found.item["_source"], "local");
+
+        let e = verbs::get(conn, Some(&c), "tasks", "nope")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status, e.envelope.error.code.as_str()),
+            (404, "not_found")
+        );
+        assert_eq!(
+            e.envelope.error.message,
+            "Requested federation resource was not found"
+        );
+
+        let e = verbs::get(conn, Some(&c), "tasks", "x0").await.unwrap_err();
+        assert_eq!(
+            (e.status, e.envelope.error.code.as_str()),
+            (403, "scope_violation")
+        );
+        assert_eq!(
+            e.envelope.error.message,
+            "Task is outside the federated scope"
+        );
+        assert_eq!(e.envelope.error.details.as_ref().unwrap()["id"], "x0");
+
+        let e = verbs::get(conn, Some(&c), "tasks", " ").await.unwrap_err();
+        assert_eq!(
+            (e.status, e.envelope.error.message.as_str()),
+            (400, "Federation get id must not be empty")
+        );
+
+        let e = verbs::get(conn, None, "tasks", "t1").await.unwrap_err();
+        assert_eq!(
+            (e.status, e.envelope.error.code.as_str()),
+            (401, "unauthorized")
+        );
+
+        let e = verbs::get(conn, Some(&c), "unknown-resource", "t1")
+            .await
+            .unwrap_err();
+        assert_eq!(e.status, 403);
+        assert_eq!(
+            e.envelope.error.message,
+            "Requested federation resource is not supported"
+        );
+
+        let excluded = ctx(
+            json!({"resources": ["tasks"], "excluded_resources": ["notes"], "max_rows_per_query": 10}),
+        );
+        let e = verbs::get(conn, Some(&excluded), "notes", "note-s")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.envelope.error.message,
+            "Requested federation resource is explicitly excluded by grant scope"
+        );
+        db.cleanup().await;
+    }
+}
+
+#[test]
+fn capabilities_report_the_grant() {
+    let c = ctx(
+        json!({"resources": ["tasks", "notes"], "excluded_resources": ["credentials"], "max_rows_per_query": 250}),
+    );
+    let caps = verbs::capabilities(Some(&c)).unwrap();
+    assert_eq!(
+        serde_json::to_value(&caps).unwrap(),
+        json!({"resources": ["tasks", "notes"], "excluded_resources": ["credentials"], "max_rows_per_query": 250, "supported_verbs": ["list", "get", "capabilities"]})
+    );
+    let c = ctx(json!({"resources": ["memory"], "max_rows_per_query": 10}));
+    let caps = verbs::capabilities(Some(&c)).unwrap();
+    assert!(caps.excluded_resources.is_empty());
+    let e = verbs::capabilities(Some(&ctx(
+        json!({"resources": [], "max_rows_per_query": 0}),
+    )))
+    .unwrap_err();
+    assert_eq!(e.status, 500);
+    assert_eq!(verbs::capabilities(None).unwrap_err().status, 401);
+}

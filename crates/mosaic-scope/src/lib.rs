@@ -1,0 +1,60 @@
+//! Federation grant scopes and the evaluation pipeline.
+//!
+//! A grant's scope says which resources a peer may read on behalf of one local
+//! user, how many rows at a time, and how to narrow personal and team rows. This
+//! crate parses that JSON into a [`FederationScope`] and evaluates a request
+//! against it in a fixed order of stages; the first failing stage decides the
+//! answer:
+//!
+//! | # | stage | code | status |
+//! |---|---|---|---|
+//! | 1 | `scope_parse` | `invalid_scope` | 400 |
+//! | 2 | `resource_allowlist` | `invalid_resource` | 403 |
+//! | 3 | `resource_exclusion` | `resource_excluded` | 403 |
+//! | 4 | `resource_allowlist` | `resource_not_granted` | 403 |
+//! | 5 | `row_cap` | `invalid_limit` | 400 |
+//! | 6 | `native_rbac` | `native_rbac_denied` | 403 |
+//!
+//! Native access (what the subject user could read locally) is asked only after
+//! stages 1–5 pass, and the result is the **intersection** of scope and native
+//! access: a scope can narrow what the user may read, never widen it.
+//!
+//! ```
+//! use mosaic_scope::{EvaluationInput, FederationContext, NativeAccess, Evaluation};
+//! use serde_json::json;
+//!
+//! let context = FederationContext {
+//!     grant_id: "grant-1".into(),
+//!     peer_id: "peer-1".into(),
+//!     subject_user_id: "user-1".into(),
+//!     scope: json!({
+//!         "resources": ["tasks"],
+//!         "filters": {"tasks": {"include_teams": ["team-2"]}},
+//!         "max_rows_per_query": 50
+//!     }),
+//! };
+//! let input = EvaluationInput { context: &context, resource: "tasks", requested_limit: Some(500) };
+//! // Stages 1–5 are pure; only then is native access needed.
+//! let pending = mosaic_scope::prepare(&input).unwrap();
+//! let filter = pending.finish(Ok(NativeAccess {
+//!     include_personal: true,
+//!     team_ids: vec!["team-1".into(), "team-2".into()],
+//! })).unwrap();
+//! assert_eq!(filter.team_ids, vec!["team-2".to_string()]);
+//! assert_eq!(filter.limit, 50); // capped at the grant's max_rows_per_query
+//! ```
+//!
+//! The crate is pure: no I/O, no database, no HTTP. Native access is supplied by
+//! the caller (see [`NativeRbac`]).
+
+mod evaluate;
+mod scope;
+
+pub use evaluate::{
+    DenyCode, DenyStage, Evaluation, EvaluationInput, FederationContext, NativeAccess,
+    NativeDenied, NativeRbac, NativeRbacRequest, Pending, QueryFilter, ScopeDeny, evaluate,
+    prepare,
+};
+pub use scope::{
+    FederationScope, MAX_ROWS_PER_QUERY_LIMIT, RateLimit, ResourceFilter, ScopeError, parse_scope,
+};

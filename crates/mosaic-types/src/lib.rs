@@ -1,0 +1,43 @@
+//! Wire types shared by Mosaic gateways and the programs that talk to them.
+//!
+//! This crate owns the JSON contract of the federation API and nothing else: typed
+//! identifiers, the federation resources and verbs, the list/get/capabilities
+//! response bodies, the `_source` tag and the error envelope. It does no I/O and
+//! knows nothing of HTTP frameworks, databases or TLS, so both the gateway and any
+//! client (ours or another project's) can depend on it cheaply.
+//!
+//! ```
+//! use mosaic_types::{FederationListResponse, SOURCE_LOCAL, Sourced};
+//! use serde_json::json;
+//!
+//! let page: FederationListResponse<Sourced<serde_json::Value>> = FederationListResponse {
+//!     items: vec![Sourced::new(json!({"id": "task-1"}), SOURCE_LOCAL)],
+//!     next_cursor: None,
+//!     partial: false,
+//!     truncated: false,
+//! };
+//! // Absent flags are omitted from the wire, never sent as `false` or `null`.
+//! assert_eq!(
+//!     serde_json::to_value(&page).unwrap(),
+//!     json!({"items": [{"id": "task-1", "_source": "local"}]})
+//! );
+//! ```
+
+mod error;
+mod federation;
+mod ids;
+mod instance;
+mod source;
+
+pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
+pub use federation::{
+    FEDERATION_RESOURCE_VALUES, FEDERATION_VERBS, FederationCapabilitiesResponse,
+    FederationGetResponse, FederationListRequest, FederationListResponse, FederationResource,
+    FederationVerb, UnknownResource, UnknownVerb,
+};
+pub use ids::{
+    AuditId, EnrollmentTokenId, GrantId, IdError, InsightId, InstanceId, MissionId, NoteId, PeerId,
+    PreferenceId, ProjectId, TaskId, TeamId, UserId,
+};
+pub use instance::{EnrollmentRequest, EnrollmentResponse, PublicInstanceIdentity};
+pub use source::{SOURCE_KEY, SOURCE_LOCAL, SourceTag, Sourced, tag_object, tag_with_source};

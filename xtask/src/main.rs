@@ -1,0 +1,48 @@
+//! `cargo xtask`: everything cargo does not do by itself.
+//!
+//! - `ci`: exactly what CI runs (format check, clippy with warnings denied, the
+//!   test suite; storage tests also run on PostgreSQL when `DATABASE_URL` is set).
+//! - `bench <name>`: a benchmark that prints each figure beside its comparison.
+//! - `fuzz-smoke [seconds]`: a short run of every cargo-fuzz target.
+//!
+//! Each command is a module; `main` only dispatches.
+
+mod bench;
+mod ci;
+mod fuzz;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci              format check, clippy -D warnings, tests (PostgreSQL too when DATABASE_URL is set)
+  bench <name>    run a benchmark; `cargo xtask bench` lists them
+  fuzz-smoke [s]  run every fuzz target briefly (default 20 s each); any crash fails
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        Some("fuzz-smoke") => fuzz::run(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprint!("xtask: unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
