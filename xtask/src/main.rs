@@ -2,6 +2,7 @@
 //!
 //! - `ci`: exactly what CI runs (format check, clippy with warnings denied, the
 //!   test suite; storage tests also run on PostgreSQL when `DATABASE_URL` is set).
+//! - `codegen [--check]`: regenerate the checked-in gRPC code from `proto/`.
 //! - `bench <name>`: a benchmark that prints each figure beside its comparison.
 //! - `fuzz-smoke [seconds]`: a short run of every cargo-fuzz target.
 //!
@@ -9,6 +10,7 @@
 
 mod bench;
 mod ci;
+mod codegen;
 mod fuzz;
 mod util;
 
@@ -19,6 +21,7 @@ usage: cargo xtask <command>
 
 commands:
   ci              format check, clippy -D warnings, tests (PostgreSQL too when DATABASE_URL is set)
+  codegen [--check]  regenerate the checked-in gRPC code from proto/ (--check: fail if stale)
   bench <name>    run a benchmark; `cargo xtask bench` lists them
   fuzz-smoke [s]  run every fuzz target briefly (default 20 s each); any crash fails
 ";
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("codegen") => codegen::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-smoke") => fuzz::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
