@@ -24,6 +24,7 @@ mod m20261101_000002_federation;
 mod m20261101_000003_backlog;
 mod m20261101_000004_api_tokens;
 mod m20261102_000001_backlog_attempts;
+mod m20261122_000001_agent_nodes;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261101_000003_backlog::Migration),
             Box::new(m20261101_000004_api_tokens::Migration),
             Box::new(m20261102_000001_backlog_attempts::Migration),
+            Box::new(m20261122_000001_agent_nodes::Migration),
         ]
     }
 }
@@ -61,4 +63,10 @@ pub const TABLES: &[&str] = &[
     "audit_log",
     "backlog",
     "api_tokens",
+    "nodes",
+    "node_invites",
+    "node_sessions",
+    "node_session_nodes",
+    "node_tasks",
+    "node_task_output",
 ];

@@ -95,6 +95,12 @@ impl SigningKey {
         self.pair.sign(message).as_ref().to_vec()
     }
 
+    /// The raw 32-byte Ed25519 public key, for peers that verify this key's
+    /// signatures without PEM (agent nodes).
+    pub fn public_key_raw(&self) -> Vec<u8> {
+        self.pair.public_key().as_ref().to_vec()
+    }
+
     /// The instance whose key this is.
     pub fn instance_id(&self) -> &InstanceId {
         &self.instance_id

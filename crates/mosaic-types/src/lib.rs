@@ -27,6 +27,7 @@ mod error;
 mod federation;
 mod ids;
 mod instance;
+pub mod nodes;
 mod source;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
