@@ -56,6 +56,12 @@ enum Command {
     /// Write projects, missions, tasks, notes and insights as a user (user token).
     #[command(subcommand)]
     New(commands::remote::data::DataCommand),
+    /// Agent nodes (user token): invite one, list, show, remove.
+    #[command(subcommand)]
+    Node(commands::remote::nodes::NodeCommand),
+    /// Sessions on agent nodes (user token): create, attach, dispatch commands, follow output.
+    #[command(subcommand)]
+    Session(commands::remote::nodes::SessionCommand),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -98,6 +104,12 @@ fn main() -> ExitCode {
         Command::User(cmd) => commands::block_on(commands::remote::data::user(cmd)),
         Command::Team(cmd) => commands::block_on(commands::remote::data::team(cmd)),
         Command::New(cmd) => commands::block_on(commands::remote::data::data(cmd)),
+        Command::Node(cmd) => commands::block_on(commands::remote::nodes::node(cmd)),
+        // `session dispatch` exits with the remote command's status.
+        Command::Session(cmd) => match commands::remote::nodes::run_session(cmd) {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());
             Ok(())

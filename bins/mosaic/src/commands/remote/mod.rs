@@ -7,6 +7,7 @@
 mod client;
 pub mod data;
 pub mod federation;
+pub mod nodes;
 pub mod query;
 
 pub use client::{Connection, GatewayClient};

@@ -1,0 +1,338 @@
+//! A task's output: `GET …/tasks/{task}/output`, one [`OutputEvent`] per
+//! line (NDJSON), read as the network delivers it.
+
+use super::super::client::seg;
+use super::api::{Api, Target};
+use anyhow::{Context as _, anyhow};
+use mosaic_types::nodes::{OutputEvent, TaskView};
+use std::time::Duration;
+
+/// Reconnections in a row, without new output, before giving up on a
+/// followed stream that keeps closing early.
+const MAX_RETRIES: u32 = 5;
+
+/// Splits a byte stream into lines whatever the chunk boundaries: a line (or
+/// a UTF-8 character) split across two chunks comes out whole.
+#[derive(Debug, Default)]
+pub struct LineBuffer {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already searched for a newline.
+    scanned: usize,
+}
+
+impl LineBuffer {
+    /// Adds a chunk; returns the lines it completes, without `\n` or `\r\n`.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
+        self.buf.extend_from_slice(chunk);
+        let mut lines = Vec::new();
+        let mut start = 0;
+        while let Some(i) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
+            let end = self.scanned + i;
+            let mut line = &self.buf[start..end];
+            if let Some(stripped) = line.strip_suffix(b"\r") {
+                line = stripped;
+            }
+            lines.push(line.to_vec());
+            start = end + 1;
+            self.scanned = start;
+        }
+        self.buf.drain(..start);
+        self.scanned = self.buf.len();
+        lines
+    }
+
+    /// The stream ended: the last line, if it had no newline.
+    pub fn finish(&mut self) -> Option<Vec<u8>> {
+        self.scanned = 0;
+        let rest = std::mem::take(&mut self.buf);
+        (!rest.iter().all(u8::is_ascii_whitespace)).then_some(rest)
+    }
+}
+
+/// Parses one NDJSON line. Blank lines and events of a type this version
+/// does not know (say, a keep-alive) give `None`.
+pub fn parse_line(line: &[u8]) -> anyhow::Result<Option<OutputEvent>> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<OutputEvent>(line) {
+        Ok(event) => Ok(Some(event)),
+        Err(e) => {
+            let value: Option<serde_json::Value> = serde_json::from_slice(line).ok();
+            let kind = value
+                .as_ref()
+                .and_then(|v| v.get("type"))
+                .and_then(serde_json::Value::as_str);
+            match kind {
+                Some(k) if k != "output" && k != "end" => Ok(None),
+                _ => {
+                    let text = String::from_utf8_lossy(line);
+                    let shown: String = text.chars().take(120).collect();
+                    Err(anyhow!(e).context(format!(
+                        "the gateway sent an output line that is not an event: {shown}"
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// Where a task's output is read from.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskRef<'a> {
+    /// Session id.
+    pub session: &'a str,
+    /// Task id.
+    pub task: &'a str,
+}
+
+/// Passes an event on unless it repeats output already seen (after a
+/// reconnection); returns the task when the event is the end.
+fn deliver(
+    event: OutputEvent,
+    last_seq: &mut Option<i32>,
+    on_event: &mut dyn FnMut(OutputEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<TaskView>> {
+    match event {
+        OutputEvent::End { task } => Ok(Some(task)),
+        OutputEvent::Output { seq, .. } => {
+            if last_seq.is_some_and(|last| seq <= last) {
+                return Ok(None);
+            }
+            *last_seq = Some(seq);
+            on_event(event)?;
+            Ok(None)
+        }
+    }
+}
+
+/// Reads a task's output, handing each output event to `on_event` in order.
+///
+/// With `follow`, waits for the task to end, reconnecting (from the last
+/// sequence number seen) if the stream breaks, and returns the ended task.
+/// Without, returns what exists now, and the task if it has ended.
+pub async fn read_output(
+    api: &Api,
+    at: TaskRef<'_>,
+    follow: bool,
+    on_event: &mut dyn FnMut(OutputEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<TaskView>> {
+    let target = Target::Task {
+        session: at.session,
+        task: at.task,
+    };
+    let base = format!(
+        "/api/sessions/{}/tasks/{}/output?follow={follow}",
+        seg(at.session),
+        seg(at.task)
+    );
+    let mut last_seq: Option<i32> = None;
+    let mut retries = 0u32;
+    loop {
+        let path = match last_seq {
+            Some(seq) => format!("{base}&after={seq}"),
+            None => base.clone(),
+        };
+        let seen_before = last_seq;
+        let broken: anyhow::Error = match api.stream(&path, target).await {
+            // A refusal, or no gateway at all, on the first request is final.
+            Err(e) if retries == 0 && seen_before.is_none() => return Err(e),
+            Err(e) => e,
+            Ok(mut resp) => {
+                let mut lines = LineBuffer::default();
+                let failure = loop {
+                    match resp.chunk().await {
+                        Ok(Some(bytes)) => {
+                            for line in lines.push(&bytes) {
+                                if let Some(event) = parse_line(&line)?
+                                    && let Some(task) = deliver(event, &mut last_seq, on_event)?
+                                {
+                                    return Ok(Some(task));
+                                }
+                            }
+                        }
+                        Ok(None) => break None,
+                        Err(e) => break Some(anyhow!(e)),
+                    }
+                };
+                match failure {
+                    Some(e) => e,
+                    None => {
+                        if let Some(line) = lines.finish()
+                            && let Some(event) = parse_line(&line)?
+                            && let Some(task) = deliver(event, &mut last_seq, on_event)?
+                        {
+                            return Ok(Some(task));
+                        }
+                        if !follow {
+                            return Ok(None);
+                        }
+                        anyhow!("the gateway closed the stream before the task ended")
+                    }
+                }
+            }
+        };
+        if !follow {
+            return Err(broken.context("reading the task's output"));
+        }
+        if last_seq == seen_before {
+            retries += 1;
+        } else {
+            retries = 1;
+        }
+        if retries > MAX_RETRIES {
+            return Err(broken.context(format!(
+                "lost the task's output; it may still be running: `mosaic session logs {} {} --follow`",
+                at.session, at.task
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500 * u64::from(retries))).await;
+    }
+}
+
+/// Writes an output event's text to our stdout or stderr, as the task wrote it.
+pub fn write_event(event: &OutputEvent) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let OutputEvent::Output { stream, data, .. } = event {
+        if stream == "stderr" {
+            let mut err = std::io::stderr().lock();
+            err.write_all(data.as_bytes())?;
+            err.flush()?;
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(data.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `e` comes from writing to a closed pipe (`mosaic … | head`).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// `on_event` for printing: writes each chunk where it belongs.
+pub fn print_event(event: OutputEvent) -> anyhow::Result<()> {
+    write_event(&event).context("writing the task's output")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(lines: Vec<Vec<u8>>) -> Vec<OutputEvent> {
+        lines
+            .iter()
+            .filter_map(|l| parse_line(l).unwrap())
+            .collect()
+    }
+
+    const END: &str = r#"{"type":"end","task":{"id":"t","session_id":"s","node_id":"n","command":"false","cwd":null,"status":"completed","exit_code":1,"error":null,"duration_ms":3,"created_at":"2026-11-22T10:00:00Z","finished_at":"2026-11-22T10:00:01Z"}}"#;
+
+    #[test]
+    fn a_line_split_across_chunks_is_reassembled() {
+        let mut b = LineBuffer::default();
+        let whole =
+            "{\"type\":\"output\",\"seq\":1,\"stream\":\"stdout\",\"data\":\"h\u{e9}llo\\n\"}\n";
+        let bytes = whole.as_bytes();
+        // Split in the middle of the two-byte `é`.
+        let cut = whole.find('\u{e9}').unwrap() + 1;
+        assert!(b.push(&bytes[..cut]).is_empty());
+        let lines = b.push(&bytes[cut..]);
+        assert_eq!(
+            events(lines),
+            vec![OutputEvent::Output {
+                seq: 1,
+                stream: "stdout".into(),
+                data: "h\u{e9}llo\n".into()
+            }]
+        );
+        assert_eq!(b.finish(), None);
+    }
+
+    #[test]
+    fn byte_by_byte_and_several_lines_per_chunk_agree() {
+        let text = format!(
+            "{}\r\n{}\n\n{END}\n",
+            r#"{"type":"output","seq":1,"stream":"stdout","data":"a"}"#,
+            r#"{"type":"output","seq":2,"stream":"stderr","data":"b"}"#,
+        );
+        let mut one = LineBuffer::default();
+        let at_once = events(one.push(text.as_bytes()));
+        let mut two = LineBuffer::default();
+        let mut bytewise = Vec::new();
+        for byte in text.as_bytes() {
+            bytewise.extend(two.push(std::slice::from_ref(byte)));
+        }
+        let bytewise = events(bytewise);
+        assert_eq!(at_once, bytewise);
+        assert_eq!(at_once.len(), 3);
+        assert!(matches!(&at_once[2], OutputEvent::End { task } if task.exit_code == Some(1)));
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_kept() {
+        let mut b = LineBuffer::default();
+        assert!(b.push(END.as_bytes()).is_empty());
+        let last = b.finish().unwrap();
+        assert!(matches!(
+            parse_line(&last).unwrap(),
+            Some(OutputEvent::End { .. })
+        ));
+        let mut blank = LineBuffer::default();
+        blank.push(b"  ");
+        assert_eq!(blank.finish(), None);
+    }
+
+    #[test]
+    fn unknown_event_types_are_skipped_and_garbage_is_an_error() {
+        assert_eq!(parse_line(br#"{"type":"keepalive"}"#).unwrap(), None);
+        assert_eq!(parse_line(b"   ").unwrap(), None);
+        assert!(parse_line(br#"{"type":"output","seq":"x"}"#).is_err());
+        let e = parse_line(b"<html>").unwrap_err();
+        assert!(format!("{e:#}").contains("not an event: <html>"));
+    }
+
+    #[test]
+    fn repeated_output_after_a_reconnection_is_dropped() {
+        let mut seen = Vec::new();
+        let mut last = None;
+        let mut sink = |e: OutputEvent| {
+            if let OutputEvent::Output { seq, .. } = e {
+                seen.push(seq);
+            }
+            Ok(())
+        };
+        for seq in [1, 2, 2, 1, 3] {
+            let e = OutputEvent::Output {
+                seq,
+                stream: "stdout".into(),
+                data: String::new(),
+            };
+            assert_eq!(deliver(e, &mut last, &mut sink).unwrap(), None);
+        }
+        assert_eq!(seen, vec![1, 2, 3]);
+        let OutputEvent::End { task } = serde_json::from_str(END).unwrap() else {
+            panic!("not an end")
+        };
+        let got = deliver(
+            OutputEvent::End { task: task.clone() },
+            &mut last,
+            &mut sink,
+        )
+        .unwrap();
+        assert_eq!(got, Some(task));
+    }
+
+    #[test]
+    fn broken_pipes_are_recognised_through_context() {
+        let e = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            .context("writing the task's output");
+        assert!(is_broken_pipe(&e));
+        assert!(!is_broken_pipe(&anyhow!("other")));
+    }
+}
