@@ -48,7 +48,7 @@ fn backlog(state: &AppState) -> Backlog {
 }
 
 /// A JSON body whose rejection is the error envelope, not axum's plain text.
-struct Body<T>(T);
+pub(crate) struct Body<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = Response;

@@ -15,6 +15,7 @@ pub struct AppState {
     store: Store,
     pki: Option<std::sync::Arc<mosaic_identity::GatewayPki>>,
     peer_clients: crate::query::PeerClients,
+    nodes: Option<std::sync::Arc<crate::nodes::NodeHub>>,
 }
 
 impl AppState {
@@ -24,6 +25,7 @@ impl AppState {
             store,
             pki: None,
             peer_clients: crate::query::PeerClients::default(),
+            nodes: None,
         }
     }
 
@@ -32,6 +34,18 @@ impl AppState {
     pub fn with_pki(mut self, pki: std::sync::Arc<mosaic_identity::GatewayPki>) -> Self {
         self.pki = Some(pki);
         self
+    }
+
+    /// Adds the agent-node hub.
+    #[must_use]
+    pub fn with_nodes(mut self, hub: std::sync::Arc<crate::nodes::NodeHub>) -> Self {
+        self.nodes = Some(hub);
+        self
+    }
+
+    /// The agent-node hub; `None` in states built without one.
+    pub fn nodes(&self) -> Option<&std::sync::Arc<crate::nodes::NodeHub>> {
+        self.nodes.as_ref()
     }
 
     /// The store.
@@ -62,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/query/{resource}", get(crate::query::query))
         .merge(crate::identity::routes())
         .merge(crate::backlog::routes())
+        .merge(crate::nodes::api::routes())
         .fallback(not_found)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

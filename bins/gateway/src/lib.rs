@@ -10,6 +10,7 @@ mod federation_admin;
 mod http;
 pub mod identity;
 mod native;
+pub mod nodes;
 mod query;
 mod settings;
 
@@ -28,6 +29,9 @@ pub const READY_PREFIX: &str = "mosaic gateway listening on http://";
 
 /// The line printed on stdout once the federation (mTLS) listener is up.
 pub const FEDERATION_READY_PREFIX: &str = "mosaic federation listening on https://";
+
+/// The line printed on stdout once the agent-node (gRPC over TLS) listener is up.
+pub const NODE_READY_PREFIX: &str = "mosaic nodes listening on https://";
 
 /// The line printed on stdout, on first start only, before the admin token.
 pub const ADMIN_TOKEN_PREFIX: &str = "admin token: ";
@@ -76,6 +80,21 @@ pub async fn run(
     println!("{FEDERATION_READY_PREFIX}{federation_local}");
     tracing::info!(addr = %federation_local, "federation listener (mTLS) listening");
 
+    let node_listener = TcpListener::bind(settings.node_addr)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for agent nodes (set MOSAIC_NODE_ADDR or --node-addr to a free address)",
+                settings.node_addr
+            )
+        })?;
+    let node_local = node_listener
+        .local_addr()
+        .context("reading the bound agent-node address")?;
+    let node_hub = nodes::hub(&settings, &store, &pki, node_local).await;
+    println!("{NODE_READY_PREFIX}{node_local}");
+    tracing::info!(addr = %node_local, endpoint = %node_hub.endpoint, "agent-node listener (gRPC over TLS) listening");
+
     let listener = TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| {
@@ -92,13 +111,22 @@ pub async fn run(
     // dropped because serving failed.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stop_rx_federation = stop_rx.clone();
+    let stop_rx_nodes = stop_rx.clone();
     let sweeper = backlog::spawn_sweeper(store.clone(), sweep_every, stop_rx);
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     };
 
-    let state = AppState::new(store.clone()).with_pki(pki.clone());
+    let state = AppState::new(store.clone())
+        .with_pki(pki.clone())
+        .with_nodes(node_hub.clone());
+    let node_task = tokio::spawn(nodes::grpc::serve(
+        node_listener,
+        node_hub,
+        pki.clone(),
+        stop_rx_nodes,
+    ));
     let federation_task = tokio::spawn(federation::serve(
         federation_listener,
         federation_tls,
@@ -112,6 +140,11 @@ pub async fn run(
         .context("HTTP server failed");
     if let Err(e) = federation_task.await {
         tracing::warn!(error = %e, "federation listener ended abnormally");
+    }
+    match node_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "agent-node listener failed"),
+        Err(e) => tracing::warn!(error = %e, "agent-node listener ended abnormally"),
     }
     if let Err(e) = sweeper.await {
         tracing::warn!(error = %e, "backlog sweeper ended abnormally");

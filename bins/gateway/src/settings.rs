@@ -31,6 +31,14 @@ pub struct Flags {
     #[arg(long, value_name = "ADDR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub federation_addr: Option<String>,
+    /// Agent-node (gRPC over TLS) listen address [env: MOSAIC_NODE_ADDR] [default: 127.0.0.1:7421].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_addr: Option<String>,
+    /// URL agent nodes reach the node listener at, for invite configs [env: MOSAIC_NODE_URL].
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_url: Option<String>,
     /// Log filter, e.g. `info` or `debug,sqlx=warn` [env: MOSAIC_LOG].
     #[arg(long, value_name = "FILTER")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -44,6 +44,8 @@ pub const CONFIG_FILE_ENV: &str = "MOSAIC_CONFIG";
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:7420";
 /// Default address of the gateway's federation (mTLS) listener.
 pub const DEFAULT_FEDERATION_ADDR: &str = "127.0.0.1:7443";
+/// Default address of the gateway's agent-node (gRPC over TLS) listener.
+pub const DEFAULT_NODE_ADDR: &str = "127.0.0.1:7421";
 
 /// Settings every gateway-side program shares: where data lives, which
 /// database, which addresses.
@@ -60,6 +62,13 @@ pub struct GatewaySettings {
     /// Federation (mTLS) listen address.
     #[serde(with = "addr")]
     pub federation_addr: SocketAddr,
+    /// Agent-node (gRPC over TLS) listen address.
+    #[serde(with = "addr")]
+    pub node_addr: SocketAddr,
+    /// The URL agent nodes reach `node_addr` at, written into invite configs
+    /// (e.g. `https://gateway.example.com:7421`). Absent: derived from
+    /// `node_addr` and `identity.server_names`.
+    pub node_url: Option<String>,
     /// Log filter in `tracing` env-filter syntax, e.g. `info,mosaic_store=debug`.
     pub log: String,
     /// The gateway's identity and PKI (`[identity]`, `MOSAIC_IDENTITY__*`).
@@ -102,6 +111,8 @@ impl Default for GatewaySettings {
             database_url: None,
             http_addr: addr::parse_default(DEFAULT_HTTP_ADDR),
             federation_addr: addr::parse_default(DEFAULT_FEDERATION_ADDR),
+            node_addr: addr::parse_default(DEFAULT_NODE_ADDR),
+            node_url: None,
             log: "info".to_owned(),
             identity: IdentitySettings::default(),
         }

@@ -37,6 +37,7 @@ pub fn command(home: &Path) -> Command {
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("MOSAIC_HTTP_ADDR", "127.0.0.1:0")
         .env("MOSAIC_FEDERATION_ADDR", "127.0.0.1:0")
+        .env("MOSAIC_NODE_ADDR", "127.0.0.1:0")
         .env("MOSAIC_LOG", "info");
     cmd
 }

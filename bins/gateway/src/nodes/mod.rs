@@ -1,0 +1,439 @@
+//! Agent nodes on the gateway: the gRPC service nodes connect to
+//! ([`grpc`]), the HTTP API their owners use ([`api`]), and the hub that joins
+//! them: which nodes hold a live stream here, and who is watching which
+//! task's output.
+//!
+//! Durable state (invites, nodes, sessions, tasks, output) lives in the
+//! database through [`mosaic_nodes::registry`]; the hub holds only what dies
+//! with the process: open streams and output subscribers.
+
+pub mod api;
+pub mod grpc;
+
+use chrono::Utc;
+use mosaic_agent_proto::v1::{GatewayMessage, ShellTask, TaskRequest, task_request::Payload};
+use mosaic_identity::instance::SigningKey;
+use mosaic_nodes::registry::{NewTask, Registry, TaskEnd};
+use mosaic_store::Store;
+use mosaic_types::nodes::{OutputEvent, TaskView};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc};
+
+/// How long a signed task stays valid: long enough to cross a slow link,
+/// short enough that a captured task is useless soon after.
+pub const TASK_VALIDITY_MS: i64 = 60_000;
+/// Heartbeat interval asked of nodes.
+pub const HEARTBEAT_SECS: u32 = 10;
+
+/// A node's stream on this gateway.
+#[derive(Debug, Clone)]
+struct LiveNode {
+    stream_id: u64,
+    tx: mpsc::Sender<GatewayMessage>,
+}
+
+/// Shared state of the node service.
+#[derive(Debug)]
+pub struct NodeHub {
+    store: Store,
+    signing: Option<SigningKey>,
+    instance: String,
+    /// The URL and CA written into invite configs.
+    pub(crate) endpoint: String,
+    pub(crate) ca_pem: String,
+    live: Mutex<HashMap<String, LiveNode>>,
+    watchers: Mutex<HashMap<String, broadcast::Sender<OutputEvent>>>,
+    next_seq: Mutex<HashMap<String, i32>>,
+    next_stream: std::sync::atomic::AtomicU64,
+}
+
+/// Why a dispatch could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The registry refused (ownership, attachment, storage).
+    #[error(transparent)]
+    Registry(#[from] mosaic_nodes::registry::RegistryError),
+    /// The node holds no stream here.
+    #[error(
+        "node `{0}` is offline: start its agent-node (or wait for it to reconnect) and dispatch again"
+    )]
+    Offline(String),
+    /// The gateway cannot sign.
+    #[error("this gateway's task-signing key is unavailable: {0}")]
+    NoSigningKey(String),
+}
+
+impl NodeHub {
+    /// A hub over `store`, signing with `signing`.
+    pub fn new(
+        store: Store,
+        signing: Result<SigningKey, String>,
+        instance: String,
+        endpoint: String,
+        ca_pem: String,
+    ) -> Self {
+        let signing = match signing {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::warn!(error = %e, "task-signing key unavailable: dispatch to nodes is disabled");
+                None
+            }
+        };
+        Self {
+            store,
+            signing,
+            instance,
+            endpoint,
+            ca_pem,
+            live: Mutex::new(HashMap::new()),
+            watchers: Mutex::new(HashMap::new()),
+            next_seq: Mutex::new(HashMap::new()),
+            next_stream: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn registry(&self) -> Registry<'_> {
+        Registry::new(self.store.conn())
+    }
+
+    /// The raw Ed25519 public key nodes verify tasks with.
+    pub fn signing_public_key(&self) -> Vec<u8> {
+        self.signing
+            .as_ref()
+            .map(SigningKey::public_key_raw)
+            .unwrap_or_default()
+    }
+
+    /// Number of nodes with a live stream here.
+    pub fn live_count(&self) -> usize {
+        self.live.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Registers `node`'s new stream, replacing (and so closing) an older one.
+    fn attach_stream(&self, node: &str, tx: mpsc::Sender<GatewayMessage>) -> u64 {
+        let stream_id = self
+            .next_stream
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut live) = self.live.lock() {
+            live.insert(node.to_owned(), LiveNode { stream_id, tx });
+        }
+        stream_id
+    }
+
+    /// Forgets `node`'s stream if it is still `stream_id`; true if it was.
+    fn detach_stream(&self, node: &str, stream_id: u64) -> bool {
+        let Ok(mut live) = self.live.lock() else {
+            return false;
+        };
+        if live.get(node).is_some_and(|l| l.stream_id == stream_id) {
+            live.remove(node);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Closes `node`'s stream here, if it has one (the node was removed).
+    pub fn disconnect(&self, node: &str) {
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(node);
+        }
+    }
+
+    /// Closes every node stream here (shutdown).
+    pub fn disconnect_all(&self) {
+        if let Ok(mut live) = self.live.lock() {
+            live.clear();
+        }
+    }
+
+    fn sender(&self, node: &str) -> Option<mpsc::Sender<GatewayMessage>> {
+        self.live
+            .lock()
+            .ok()
+            .and_then(|m| m.get(node).map(|l| l.tx.clone()))
+    }
+
+    /// Subscribes to `task`'s live output events.
+    pub fn subscribe(&self, task: &str) -> broadcast::Receiver<OutputEvent> {
+        let mut w = match self.watchers.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        w.entry(task.to_owned())
+            .or_insert_with(|| broadcast::channel(1024).0)
+            .subscribe()
+    }
+
+    /// Drops `task`'s subscription entry once nobody listens.
+    pub fn release(&self, task: &str) {
+        if let Ok(mut w) = self.watchers.lock()
+            && w.get(task).is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            w.remove(task);
+        }
+    }
+
+    fn publish(&self, task: &str, event: OutputEvent, last: bool) {
+        let Ok(mut w) = self.watchers.lock() else {
+            return;
+        };
+        if let Some(tx) = w.get(task) {
+            let _ = tx.send(event);
+        }
+        if last {
+            w.remove(task);
+        }
+    }
+
+    /// The next output sequence number of `task`, continuing from what is
+    /// stored (after a gateway restart the counter starts from the database).
+    async fn next_seq(&self, task: &str) -> Result<i32, mosaic_nodes::registry::RegistryError> {
+        let known = self.next_seq.lock().ok().and_then(|m| m.get(task).copied());
+        let next = match known {
+            Some(n) => n,
+            None => {
+                let stored = self.registry().output_after(task, 0).await?;
+                stored.last().map_or(1, |(seq, _, _)| seq + 1)
+            }
+        };
+        if let Ok(mut m) = self.next_seq.lock() {
+            m.insert(task.to_owned(), next + 1);
+        }
+        Ok(next)
+    }
+
+    /// Records a chunk of `task`'s output and passes it to watchers.
+    async fn record_output(&self, task: &str, stream: &str, data: String) {
+        let seq = match self.next_seq(task).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(task, error = %e, "cannot number task output");
+                return;
+            }
+        };
+        if let Err(e) = self
+            .registry()
+            .append_output(task, seq, stream, &data)
+            .await
+        {
+            tracing::warn!(task, error = %e, "cannot store task output");
+            return;
+        }
+        self.publish(
+            task,
+            OutputEvent::Output {
+                seq,
+                stream: stream.to_owned(),
+                data,
+            },
+            false,
+        );
+    }
+
+    /// Records how `task` ended and tells watchers.
+    async fn record_end(&self, task: &str, end: &TaskEnd) {
+        match self.registry().finish_task(task, end).await {
+            Ok(Some(view)) => self.publish(task, OutputEvent::End { task: view }, true),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(task, error = %e, "cannot store task result"),
+        }
+        if let Ok(mut m) = self.next_seq.lock() {
+            m.remove(task);
+        }
+    }
+
+    /// Whether `task` was sent to `node` (a node may only report on its own
+    /// tasks).
+    async fn task_belongs(&self, task: &str, node: &str) -> bool {
+        matches!(self.registry().task_by_id(task).await, Ok(Some(t)) if t.node_id == node)
+    }
+
+    /// Tells watchers of `task` how it ended, from the stored record.
+    async fn publish_end_from_store(&self, task: &str) {
+        if let Ok(Some(view)) = self.registry().task_by_id(task).await {
+            self.publish(task, OutputEvent::End { task: view }, true);
+        }
+    }
+
+    /// Signs and sends a shell task to one of `owner`'s nodes attached to
+    /// `session`, recording it first so its output has somewhere to go.
+    pub async fn dispatch(
+        &self,
+        owner: &str,
+        session: &str,
+        req: &mosaic_types::nodes::DispatchRequest,
+    ) -> Result<TaskView, DispatchError> {
+        let node = self
+            .registry()
+            .dispatch_target(owner, session, req.node_id.as_deref())
+            .await?;
+        let signing = self
+            .signing
+            .as_ref()
+            .ok_or_else(|| DispatchError::NoSigningKey("see the gateway's log".to_owned()))?;
+        let tx = self
+            .sender(&node)
+            .ok_or_else(|| DispatchError::Offline(node.clone()))?;
+        let task_id = format!("task_{}", uuid::Uuid::new_v4().simple());
+        let view = self
+            .registry()
+            .create_task(&NewTask {
+                id: task_id.clone(),
+                session_id: session.to_owned(),
+                node_id: node.clone(),
+                owner: owner.to_owned(),
+                command: req.command.clone(),
+                cwd: req.cwd.clone(),
+                timeout_secs: req.timeout_secs,
+            })
+            .await?;
+        let now = Utc::now().timestamp_millis();
+        let nonce = mosaic_nodes::task::new_nonce()
+            .map_err(|_| DispatchError::NoSigningKey("the random source failed".to_owned()))?;
+        let request = TaskRequest {
+            task_id: task_id.clone(),
+            session_id: session.to_owned(),
+            node_id: node.clone(),
+            payload: Some(Payload::Shell(ShellTask {
+                command: req.command.clone(),
+                cwd: req.cwd.clone().unwrap_or_default(),
+                timeout_secs: req.timeout_secs.unwrap_or(0),
+            })),
+            nonce,
+            issued_at_ms: now,
+            expires_at_ms: now + TASK_VALIDITY_MS,
+        };
+        let signed = mosaic_nodes::sign_task(&request, |b| signing.sign(b));
+        let message = GatewayMessage {
+            kind: Some(mosaic_agent_proto::v1::gateway_message::Kind::Task(signed)),
+        };
+        if tx.send(message).await.is_err() {
+            self.record_end(
+                &task_id,
+                &TaskEnd {
+                    status: "lost".to_owned(),
+                    exit_code: None,
+                    error: Some("the node disconnected before the task was sent".to_owned()),
+                    duration_ms: None,
+                },
+            )
+            .await;
+            return Err(DispatchError::Offline(node));
+        }
+        tracing::info!(task = %task_id, node = %node, session, "task dispatched");
+        Ok(view)
+    }
+
+    /// Asks the node running `task` to cancel it; a task whose node is not
+    /// connected here ends at once as cancelled.
+    pub async fn cancel(&self, task: &TaskView) {
+        if task.finished() {
+            return;
+        }
+        if let Some(tx) = self.sender(&task.node_id) {
+            let message = GatewayMessage {
+                kind: Some(mosaic_agent_proto::v1::gateway_message::Kind::Cancel(
+                    mosaic_agent_proto::v1::CancelTask {
+                        task_id: task.id.clone(),
+                    },
+                )),
+            };
+            if tx.send(message).await.is_ok() {
+                return;
+            }
+        }
+        self.record_end(
+            &task.id,
+            &TaskEnd {
+                status: "cancelled".to_owned(),
+                exit_code: None,
+                error: Some("cancelled at the gateway; the node was not connected".to_owned()),
+                duration_ms: None,
+            },
+        )
+        .await;
+    }
+}
+
+/// Builds the hub at start-up: the instance's signing key, the endpoint
+/// written into invite configs, and the CA nodes verify the gateway with.
+pub async fn hub(
+    settings: &crate::Settings,
+    store: &Store,
+    pki: &Arc<mosaic_identity::GatewayPki>,
+    bound: std::net::SocketAddr,
+) -> Arc<NodeHub> {
+    let instances = mosaic_identity::instance::Instances::new(store.conn(), &pki.sealer);
+    let signing = instances.signing_key().await.map_err(|e| e.to_string());
+    let instance = instances
+        .get()
+        .await
+        .map(|i| i.instance_id.to_string())
+        .unwrap_or_default();
+    let endpoint = settings
+        .node_url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| default_endpoint(&settings.identity.server_names, bound));
+    Arc::new(NodeHub::new(
+        store.clone(),
+        signing,
+        instance,
+        endpoint,
+        pki.ca.cert_pem().to_owned(),
+    ))
+}
+
+/// `https://<addr>` for a specific bound address; for a wildcard bind, the
+/// first DNS name on the server certificate (nodes must reach a name the
+/// certificate carries).
+fn default_endpoint(server_names: &[String], bound: std::net::SocketAddr) -> String {
+    let port = bound.port();
+    if bound.ip().is_unspecified() {
+        let host = server_names
+            .iter()
+            .find(|n| n.parse::<std::net::IpAddr>().is_err())
+            .cloned()
+            .unwrap_or_else(|| "localhost".to_owned());
+        return format!("https://{host}:{port}");
+    }
+    match bound.ip() {
+        std::net::IpAddr::V6(ip) => format!("https://[{ip}]:{port}"),
+        std::net::IpAddr::V4(ip) => format!("https://{ip}:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_endpoint;
+
+    #[test]
+    fn endpoints_name_what_the_certificate_carries() {
+        let names = vec!["127.0.0.1".to_owned(), "gw.example".to_owned()];
+        assert_eq!(
+            default_endpoint(
+                &names,
+                "127.0.0.1:7421".parse().unwrap_or_else(|_| unreachable!())
+            ),
+            "https://127.0.0.1:7421"
+        );
+        assert_eq!(
+            default_endpoint(
+                &names,
+                "0.0.0.0:7421".parse().unwrap_or_else(|_| unreachable!())
+            ),
+            "https://gw.example:7421"
+        );
+        assert_eq!(
+            default_endpoint(&names, "[::1]:9".parse().unwrap_or_else(|_| unreachable!())),
+            "https://[::1]:9"
+        );
+    }
+}
