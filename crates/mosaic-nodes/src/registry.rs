@@ -21,7 +21,7 @@ use mosaic_types::nodes::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, DatabaseConnection, DbErr, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, Set, TransactionTrait as _,
+    ExprTrait as _, QueryFilter as _, QueryOrder as _, Set, TransactionTrait as _,
 };
 
 /// Seconds without news after which an `online` node shows as offline.
@@ -379,13 +379,13 @@ impl<'a> Registry<'a> {
             .col_expr(nodes::Column::LastSeenAt, Expr::value(now()));
         if !reg.name.is_empty() && check_name(&reg.name).is_ok() {
             // The invite's name wins; a reported name only fills the default.
-            update = update.col_expr(
-                nodes::Column::Name,
-                Expr::cust_with_values(
-                    "CASE WHEN name = id THEN ? ELSE name END",
-                    [reg.name.clone()],
-                ),
-            );
+            let fill_default = sea_orm::sea_query::CaseStatement::new()
+                .case(
+                    Expr::col(nodes::Column::Name).equals(nodes::Column::Id),
+                    Expr::value(reg.name.clone()),
+                )
+                .finally(Expr::col(nodes::Column::Name));
+            update = update.col_expr(nodes::Column::Name, fill_default.into());
         }
         update
             .filter(nodes::Column::Id.eq(node_id))

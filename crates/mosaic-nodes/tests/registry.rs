@@ -54,7 +54,14 @@ async fn an_invite_is_redeemed_once_and_yields_a_working_credential() {
             r.redeem_invite(&invite.token, &reg("again")).await,
             Err(RegistryError::InviteRefused)
         ));
+        r.update_registration(&node.id, &reg("renamed"))
+            .await
+            .unwrap();
         let again = r.authenticate(&credential).await.unwrap();
+        assert_eq!(
+            again.name, "laptop",
+            "a reported name does not replace the invite's"
+        );
         assert_eq!(again.id, node.id);
         assert!(again.new_credential.is_none());
         assert!(matches!(

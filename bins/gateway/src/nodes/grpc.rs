@@ -111,7 +111,12 @@ impl AgentNode for NodeService {
         request: Request<RegistrationRequest>,
     ) -> Result<Response<RegistrationResponse>, Status> {
         let node = if request.get_ref().invite_token.is_empty() {
-            self.authenticate(&request).await?
+            let node = self.authenticate(&request).await?;
+            self.registry()
+                .update_registration(&node.id, &registration(request.get_ref()))
+                .await
+                .map_err(registry_status)?;
+            node
         } else {
             let reg = registration(request.get_ref());
             let node = self
@@ -122,11 +127,6 @@ impl AgentNode for NodeService {
             tracing::info!(node = %node.id, owner = %node.owner, "invite redeemed: node registered");
             node
         };
-        let reg = registration(request.get_ref());
-        self.registry()
-            .update_registration(&node.id, &reg)
-            .await
-            .map_err(registry_status)?;
         Ok(Response::new(RegistrationResponse {
             node_id: node.id,
             credential: node.new_credential.unwrap_or_default(),

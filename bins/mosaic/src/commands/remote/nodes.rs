@@ -607,9 +607,19 @@ async fn dispatch(
         bail!("the output stream ended before task {} did", task.id);
     };
     if json {
-        output::json(&json!({ "task": ended, "output": events }))?;
+        output::json(&Followed {
+            task: &ended,
+            output: &events,
+        })?;
     }
     Ok(finish(&ended))
+}
+
+/// `session dispatch --json`: the ended task and the output it wrote.
+#[derive(Debug, serde::Serialize)]
+struct Followed<'a> {
+    task: &'a TaskView,
+    output: &'a [OutputEvent],
 }
 
 /// Ctrl-C while following: cancel the task (a second Ctrl-C stops waiting

@@ -65,7 +65,7 @@ pub fn hint(target: Target<'_>, status: u16) -> Option<String> {
     use Target as T;
     let h = match (status, target) {
         (401, _) => "check --token or MOSAIC_TOKEN: it must be a valid user token (`mosaic user token <user>` issues one)".to_owned(),
-        (403, _) => "nodes, sessions and tasks belong to the user who created them: use that user's token".to_owned(),
+        (403, _) => "nodes and sessions take a user token, not an admin token: `mosaic user token <user>` issues one".to_owned(),
         (404, T::Node(id)) => format!("you have no node `{id}`: `mosaic node ls` lists your nodes"),
         (404, T::Session(id)) => {
             format!("you have no session `{id}`: `mosaic session ls` lists your sessions")

@@ -52,7 +52,6 @@ pub fn bytes_short(n: u64) -> String {
     if n < 1024 {
         return format!("{n}B");
     }
-    #[allow(clippy::cast_precision_loss)]
     let mut v = n as f64 / 1024.0;
     let mut unit = 0;
     while v >= 1024.0 && unit < UNITS.len() - 1 {
@@ -478,15 +477,15 @@ mod tests {
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(
             lines[0],
-            "ID  NAME     STATUS   OS/ARCH       CPU  MEM        LAST SEEN"
+            "ID  NAME     STATUS   OS/ARCH       CPU  MEM       LAST SEEN"
         );
         assert_eq!(
             lines[1],
-            "n1  builder  online   linux/x86_64  12%  3.2G/16G   12s ago"
+            "n1  builder  online   linux/x86_64  12%  3.2G/16G  12s ago"
         );
         assert_eq!(
             lines[2],
-            "n2  builder  offline  linux/x86_64  -    -          never"
+            "n2  builder  offline  linux/x86_64  -    -         never"
         );
     }
 

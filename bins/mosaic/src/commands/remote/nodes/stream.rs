@@ -315,7 +315,6 @@ mod tests {
             };
             assert_eq!(deliver(e, &mut last, &mut sink).unwrap(), None);
         }
-        assert_eq!(seen, vec![1, 2, 3]);
         let OutputEvent::End { task } = serde_json::from_str(END).unwrap() else {
             panic!("not an end")
         };
@@ -326,6 +325,142 @@ mod tests {
         )
         .unwrap();
         assert_eq!(got, Some(task));
+        assert_eq!(seen, vec![1, 2, 3]);
+    }
+
+    /// Serves one HTTP/1.1 answer per connection: for each, checks the
+    /// request line holds `expect`, sends `chunks` (chunked encoding,
+    /// pausing between chunks), ends the body properly if `complete`, and
+    /// closes.
+    async fn serve(answers: Vec<(&'static str, Vec<String>, bool)>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for (expect, chunks, complete) in answers {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = sock.read(&mut buf).await.unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                }
+                let head = String::from_utf8_lossy(&req).into_owned();
+                let first = head.lines().next().unwrap_or_default().to_owned();
+                assert!(first.contains(expect), "{first} lacks {expect}");
+                assert!(head.contains("authorization: Bearer tok"), "{head}");
+                sock.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+                )
+                .await
+                .unwrap();
+                for c in chunks {
+                    let framed = format!("{:x}\r\n{c}\r\n", c.len());
+                    sock.write_all(framed.as_bytes()).await.unwrap();
+                    sock.flush().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if complete {
+                    sock.write_all(b"0\r\n\r\n").await.unwrap();
+                }
+                sock.shutdown().await.ok();
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    fn out(seq: i32, stream: &str, data: &str) -> String {
+        format!(
+            "{{\"type\":\"output\",\"seq\":{seq},\"stream\":\"{stream}\",\"data\":\"{data}\"}}\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn following_reassembles_lines_and_resumes_after_a_drop() {
+        let first = format!("{}{}", out(1, "stdout", "one"), out(2, "stderr", "two"));
+        let cut = first.find("}\n").unwrap() + 15;
+        let gateway = serve(vec![
+            // The first line in two chunks, then a break mid-way through
+            // the second line.
+            (
+                "/api/sessions/s%201/tasks/t1/output?follow=true HTTP",
+                vec![
+                    first[..20].to_owned(),
+                    first[20..cut].to_owned(),
+                    first[cut..cut + 10].to_owned(),
+                ],
+                false,
+            ),
+            // Resumed after seq 1; repeats seq 1 which must be dropped.
+            (
+                "/api/sessions/s%201/tasks/t1/output?follow=true&after=1 HTTP",
+                vec![
+                    out(1, "stdout", "one"),
+                    format!("{}{END}", out(2, "stderr", "two")),
+                ],
+                true,
+            ),
+        ])
+        .await;
+        let api = Api::new(&crate::commands::remote::Connection {
+            gateway,
+            token: Some("tok".into()),
+        })
+        .unwrap();
+        let mut got = Vec::new();
+        let mut sink = |e: OutputEvent| {
+            got.push(e);
+            Ok(())
+        };
+        let end = read_output(
+            &api,
+            TaskRef {
+                session: "s 1",
+                task: "t1",
+            },
+            true,
+            &mut sink,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(end.exit_code, Some(1));
+        let seqs: Vec<(i32, String)> = got
+            .iter()
+            .filter_map(|e| match e {
+                OutputEvent::Output { seq, data, .. } => Some((*seq, data.clone())),
+                OutputEvent::End { .. } => None,
+            })
+            .collect();
+        assert_eq!(seqs, vec![(1, "one".into()), (2, "two".into())]);
+    }
+
+    #[tokio::test]
+    async fn without_follow_what_exists_is_returned() {
+        let gateway = serve(vec![(
+            "output?follow=false HTTP",
+            vec![out(1, "stdout", "partial")],
+            true,
+        )])
+        .await;
+        let api = Api::new(&crate::commands::remote::Connection {
+            gateway,
+            token: Some("tok".into()),
+        })
+        .unwrap();
+        let mut n = 0;
+        let mut sink = |_e: OutputEvent| {
+            n += 1;
+            Ok(())
+        };
+        let at = TaskRef {
+            session: "s",
+            task: "t",
+        };
+        let end = read_output(&api, at, false, &mut sink).await.unwrap();
+        // Still running: no end line, no retry.
+        assert_eq!(end, None);
+        assert_eq!(n, 1);
     }
 
     #[test]
