@@ -70,6 +70,9 @@ pub enum NodeCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Print only node ids, one per line, for scripts.
+        #[arg(short, long, conflicts_with = "json")]
+        quiet: bool,
     },
     /// Show one node: policy, capabilities, tools, health.
     Show {
@@ -110,6 +113,9 @@ pub enum SessionCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Print only the new session's id, for scripts.
+        #[arg(short, long, conflicts_with = "json")]
+        quiet: bool,
     },
     /// List your sessions.
     #[command(alias = "ls")]
@@ -233,10 +239,16 @@ pub async fn node(cmd: NodeCommand) -> anyhow::Result<()> {
             let inv: InviteResponse = api.post("/api/nodes/invite", &req, Target::Invite).await?;
             invite_done(&inv, write.as_deref(), json)
         }
-        NodeCommand::List { conn, json } => {
+        NodeCommand::List { conn, json, quiet } => {
             let list: NodeList = Api::new(&conn)?.get("/api/nodes", Target::Nodes).await?;
             if json {
                 return output::json(&list);
+            }
+            if quiet {
+                for n in &list.nodes {
+                    println!("{}", n.id);
+                }
+                return Ok(());
             }
             if list.nodes.is_empty() {
                 println!("no nodes yet: `mosaic node invite` makes an invite for one");
@@ -367,6 +379,7 @@ pub async fn session(cmd: SessionCommand) -> anyhow::Result<u8> {
             nodes,
             conn,
             json,
+            quiet,
         } => {
             let api = Api::new(&conn)?;
             let mut s: SessionView = api
@@ -382,6 +395,8 @@ pub async fn session(cmd: SessionCommand) -> anyhow::Result<u8> {
             }
             if json {
                 output::json(&s)?;
+            } else if quiet {
+                println!("{}", s.id);
             } else if s.nodes.is_empty() {
                 println!(
                     "created session {} ({}); `mosaic session attach {} <node>` adds a node",
