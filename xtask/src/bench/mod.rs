@@ -7,6 +7,7 @@
 mod backlog;
 mod federation_list;
 mod fleet_ps;
+mod node_dispatch;
 
 use anyhow::bail;
 
@@ -28,6 +29,11 @@ const BENCHES: &[(&str, &str, Bench)] = &[
         "fleet-ps",
         "mosaic fleet ps --json with 20 live agents vs the bare tmux/systemctl calls",
         fleet_ps::run,
+    ),
+    (
+        "node-dispatch",
+        "dispatch `true` to an agent node (p50/p99) vs ssh over a ControlMaster; gateway RSS with 1,000 nodes",
+        node_dispatch::run,
     ),
 ];
 
