@@ -134,6 +134,11 @@ pub async fn run(
         stop_rx_federation,
     ));
     let app = router(state);
+    // Small streamed responses (task output lines) must not wait for the
+    // peer's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -309,7 +309,8 @@ pub async fn serve(
         );
     let mut stop_signal = stop.clone();
     let serving = server.serve_with_incoming_shutdown(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        // Small messages (a task, a result) must not wait for delayed ACKs.
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
         async move {
             let _ = stop_signal.wait_for(|s| *s).await;
         },
