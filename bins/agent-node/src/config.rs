@@ -154,7 +154,10 @@ impl EnvVars {
                 let key = k.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
                 // Only this file's keys: the gateway reads `MOSAIC_NODE_ADDR`
                 // and `MOSAIC_NODE_URL`, which may well be set in the same shell.
-                KNOWN_KEYS.split(", ").any(|known| known == key).then_some((key, v))
+                KNOWN_KEYS
+                    .split(", ")
+                    .any(|known| known == key)
+                    .then_some((key, v))
             })
             .collect();
         Self { vars }

@@ -6,6 +6,7 @@
 //!
 //! Server and client share the machine, for both sides of each ratio.
 
+use super::percentile;
 use anyhow::Context as _;
 use chrono::{Duration as ChronoDuration, Utc};
 use mosaic_gateway::AppState;
@@ -28,14 +29,6 @@ struct Figures {
     rps: f64,
     p50: Duration,
     p99: Duration,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
 }
 
 fn ms(d: Duration) -> String {

@@ -11,6 +11,15 @@ mod node_dispatch;
 
 use anyhow::bail;
 
+/// The `p`-quantile (0.0–1.0) of `sorted`, by nearest rank.
+pub(crate) fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    if sorted.is_empty() {
+        return std::time::Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
 type Bench = fn(&[String]) -> anyhow::Result<()>;
 
 /// Name, one-line description, entry point.

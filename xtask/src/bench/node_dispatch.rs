@@ -33,6 +33,7 @@
 //! and every process started here is stopped on the way out, failures
 //! included.
 
+use super::percentile;
 use crate::util;
 use anyhow::{Context as _, bail};
 use mosaic_agent_proto::v1::{
@@ -94,14 +95,6 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         "--iterations and --nodes must be positive"
     );
     Ok(o)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
 }
 
 fn ms(d: Duration) -> String {
