@@ -25,6 +25,15 @@ async fn user(db: &sea_orm::DatabaseConnection, id: &str) {
     .unwrap();
 }
 
+/// A node of `owner`'s, through an invite.
+async fn invited(r: &Registry<'_>, owner: &str) -> mosaic_nodes::registry::AuthenticatedNode {
+    let inv = r
+        .create_invite(owner, None, &Policy::default(), None)
+        .await
+        .unwrap();
+    r.redeem_invite(&inv.token, &reg("a")).await.unwrap()
+}
+
 fn reg(name: &str) -> Registration {
     Registration {
         name: name.to_owned(),
@@ -148,11 +157,7 @@ async fn users_see_and_use_only_their_own_nodes_and_sessions() {
         user(conn, "alice").await;
         user(conn, "bob").await;
         let r = Registry::new(conn);
-        let inv = r
-            .create_invite("alice", None, &Policy::default(), None)
-            .await
-            .unwrap();
-        let node = r.redeem_invite(&inv.token, &reg("a")).await.unwrap();
+        let node = invited(&r, "alice").await;
         assert_eq!(r.list_nodes("alice").await.unwrap().len(), 1);
         assert!(r.list_nodes("bob").await.unwrap().is_empty());
         assert!(matches!(
@@ -224,11 +229,7 @@ async fn liveness_follows_the_stream_and_a_ttl() {
         let conn = db.store.conn();
         user(conn, "alice").await;
         let r = Registry::new(conn);
-        let inv = r
-            .create_invite("alice", None, &Policy::default(), None)
-            .await
-            .unwrap();
-        let node = r.redeem_invite(&inv.token, &reg("a")).await.unwrap();
+        let node = invited(&r, "alice").await;
         assert_eq!(r.node("alice", &node.id).await.unwrap().status, "offline");
         r.mark_online(&node.id, "gw1").await.unwrap();
         let first = r.connected_at(&node.id).await.unwrap();
@@ -265,11 +266,7 @@ async fn tasks_keep_output_in_order_and_end_once() {
         let conn = db.store.conn();
         user(conn, "alice").await;
         let r = Registry::new(conn);
-        let inv = r
-            .create_invite("alice", None, &Policy::default(), None)
-            .await
-            .unwrap();
-        let node = r.redeem_invite(&inv.token, &reg("a")).await.unwrap();
+        let node = invited(&r, "alice").await;
         let s = r.create_session("alice", None).await.unwrap();
         r.attach("alice", &s.id, &node.id).await.unwrap();
         let t = r
@@ -334,11 +331,7 @@ async fn a_restarted_node_loses_the_tasks_it_no_longer_runs() {
         let conn = db.store.conn();
         user(conn, "alice").await;
         let r = Registry::new(conn);
-        let inv = r
-            .create_invite("alice", None, &Policy::default(), None)
-            .await
-            .unwrap();
-        let node = r.redeem_invite(&inv.token, &reg("a")).await.unwrap();
+        let node = invited(&r, "alice").await;
         let s = r.create_session("alice", None).await.unwrap();
         for id in ["t1", "t2"] {
             r.create_task(&NewTask {

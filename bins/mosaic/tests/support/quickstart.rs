@@ -1,0 +1,80 @@
+//! Running a quickstart page as written: its `sh` blocks, in order, with the
+//! built binaries on `PATH` and a private home.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shell blocks of `doc` (relative to the root), without the build and
+/// `PATH` lines: the test provides both.
+pub fn script(doc: &str) -> String {
+    let doc = std::fs::read_to_string(root().join(doc)).unwrap();
+    let mut out = String::from("set -euo pipefail\n");
+    let mut in_block = false;
+    for line in doc.lines() {
+        if line.starts_with("```sh") {
+            in_block = true;
+        } else if line.starts_with("```") {
+            in_block = false;
+        } else if in_block && !line.starts_with("cargo ") && !line.starts_with("export PATH=") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The directory holding `mosaic` and the other binaries named, building
+/// those that the test build did not make.
+pub fn bin_dir(others: &[&str]) -> PathBuf {
+    let mosaic = PathBuf::from(env!("CARGO_BIN_EXE_mosaic"));
+    let dir = mosaic.parent().unwrap().to_path_buf();
+    let missing: Vec<&str> = others
+        .iter()
+        .copied()
+        .filter(|b| !dir.join(b).is_file())
+        .collect();
+    if !missing.is_empty() {
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.arg("build").current_dir(root());
+        for b in missing {
+            cmd.args(["--bin", b]);
+        }
+        assert!(cmd.status().unwrap().success());
+    }
+    dir
+}
+
+/// Runs `doc`'s script with `bins` on `PATH` in a fresh home; returns the
+/// output after asserting success.
+pub fn run(doc: &str, bins: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir(bins).display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script(doc))
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("TMPDIR", home.path())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{doc} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
