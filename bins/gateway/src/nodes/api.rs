@@ -351,68 +351,65 @@ async fn follow_output(
     live: &mut tokio::sync::broadcast::Receiver<OutputEvent>,
     tx: &Lines,
 ) {
-    {
-        let task = task.to_owned();
-        let registry = Registry::new(hub.store().conn());
-        let mut last = q.after;
-        let mut tick = tokio::time::interval(Duration::from_millis(1000));
-        loop {
-            // Catch up from storage: covers the start, lagging, and output
-            // recorded by another gateway sharing the database.
-            match registry.output_after(&task, last).await {
-                Ok(rows) => {
+    let registry = Registry::new(hub.store().conn());
+    let mut last = q.after;
+    let mut tick = tokio::time::interval(Duration::from_millis(1000));
+    loop {
+        // Catch up from storage: covers the start, lagging, and output
+        // recorded by another gateway sharing the database.
+        match registry.output_after(task, last).await {
+            Ok(rows) => {
+                for (seq, stream, data) in rows {
+                    last = seq;
+                    let line = ndjson(&OutputEvent::Output { seq, stream, data });
+                    if tx.send(Ok(line)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(task, error = %e, "cannot read task output");
+                return;
+            }
+        }
+        match registry.task_by_id(task).await {
+            Ok(Some(view)) if view.finished() => {
+                // Output stored after the end was read? Read once more.
+                if let Ok(rows) = registry.output_after(task, last).await {
                     for (seq, stream, data) in rows {
-                        last = seq;
                         let line = ndjson(&OutputEvent::Output { seq, stream, data });
                         if tx.send(Ok(line)).await.is_err() {
                             return;
                         }
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(task, error = %e, "cannot read task output");
-                    return;
-                }
-            }
-            match registry.task_by_id(&task).await {
-                Ok(Some(view)) if view.finished() => {
-                    // Output stored after the end was read? Read once more.
-                    if let Ok(rows) = registry.output_after(&task, last).await {
-                        for (seq, stream, data) in rows {
-                            let line = ndjson(&OutputEvent::Output { seq, stream, data });
-                            if tx.send(Ok(line)).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    let _ = tx.send(Ok(ndjson(&OutputEvent::End { task: view }))).await;
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(task, error = %e, "cannot read task");
-                    return;
-                }
-            }
-            if !q.follow {
+                let _ = tx.send(Ok(ndjson(&OutputEvent::End { task: view }))).await;
                 return;
             }
-            // Wait for live events; storage is the source of truth, so each
-            // wake-up just catches up from it.
-            tokio::select! {
-                event = live.recv() => match event {
-                    Ok(OutputEvent::Output { seq, stream, data }) if seq == last + 1 => {
-                        last = seq;
-                        if tx.send(Ok(ndjson(&OutputEvent::Output { seq, stream, data }))).await.is_err() {
-                            return;
-                        }
-                    }
-                    // Closed: the task ended; the next pass reads the end.
-                    Ok(_) | Err(RecvError::Lagged(_) | RecvError::Closed) => {}
-                },
-                _ = tick.tick() => {}
-                () = tx.closed() => return,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(task, error = %e, "cannot read task");
+                return;
             }
+        }
+        if !q.follow {
+            return;
+        }
+        // Wait for live events; storage is the source of truth, so each
+        // wake-up just catches up from it.
+        tokio::select! {
+            event = live.recv() => match event {
+                Ok(OutputEvent::Output { seq, stream, data }) if seq == last + 1 => {
+                    last = seq;
+                    if tx.send(Ok(ndjson(&OutputEvent::Output { seq, stream, data }))).await.is_err() {
+                        return;
+                    }
+                }
+                // Closed: the task ended; the next pass reads the end.
+                Ok(_) | Err(RecvError::Lagged(_) | RecvError::Closed) => {}
+            },
+            _ = tick.tick() => {}
+            () = tx.closed() => return,
         }
     }
 }
