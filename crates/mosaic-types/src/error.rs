@@ -20,12 +20,17 @@ pub enum ErrorCode {
     NotFound,
     /// 409: the request conflicts with current state.
     Conflict,
+    /// 413: the request body is larger than the server accepts.
+    PayloadTooLarge,
     /// 429: too many requests; retry later.
     RateLimited,
     /// 500: the server failed; nothing about the request was wrong.
     Internal,
-    /// 503: a dependency (e.g. storage) is unavailable.
+    /// 503: a dependency (e.g. storage) is unavailable, or the server is
+    /// at its limit of requests in flight; retry later.
     Unavailable,
+    /// 504: the server did not produce a response in time.
+    Timeout,
 }
 
 impl ErrorCode {
@@ -37,9 +42,11 @@ impl ErrorCode {
             Self::Forbidden | Self::ScopeViolation => 403,
             Self::NotFound => 404,
             Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
             Self::Internal => 500,
             Self::Unavailable => 503,
+            Self::Timeout => 504,
         }
     }
 
@@ -52,9 +59,11 @@ impl ErrorCode {
             Self::ScopeViolation => "scope_violation",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
         }
     }
 }
@@ -171,9 +180,11 @@ mod tests {
             ErrorCode::ScopeViolation,
             ErrorCode::NotFound,
             ErrorCode::Conflict,
+            ErrorCode::PayloadTooLarge,
             ErrorCode::RateLimited,
             ErrorCode::Internal,
             ErrorCode::Unavailable,
+            ErrorCode::Timeout,
         ] {
             let wire = serde_json::to_value(code).unwrap();
             assert_eq!(wire, json!(code.as_str()));
