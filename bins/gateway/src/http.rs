@@ -65,8 +65,8 @@ impl AppState {
 }
 
 /// The gateway's HTTP routes. Each API group is a `Router<AppState>` built in
-/// its own module and merged here.
-pub fn router(state: AppState) -> Router {
+/// its own module and merged here; every route is under the request limits.
+pub fn router(state: AppState, limits: &mosaic_config::ListenerLimits) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::backlog::routes())
         .merge(crate::nodes::api::routes())
         .fallback(not_found)
+        .layer(crate::layers::request_limits(limits))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
