@@ -340,6 +340,104 @@ mod tests {
         }
     }
 
+    fn with_timeouts(header_read: u64, idle: u64) -> ListenerLimits {
+        use std::num::NonZeroU64;
+        ListenerLimits {
+            header_read_timeout_secs: NonZeroU64::new(header_read).unwrap(),
+            idle_timeout_secs: NonZeroU64::new(idle).unwrap(),
+            ..ListenerLimits::default()
+        }
+    }
+
+    /// A plain HTTP listener serving `/` and a `/stream` that sends a line
+    /// every 600 ms for 2.4 s.
+    async fn server(limits: ListenerLimits) -> (SocketAddr, watch::Sender<bool>) {
+        use axum::body::Bytes;
+        use axum::routing::get;
+        let app = Router::new().route("/", get(|| async { "ok" })).route(
+            "/stream",
+            get(|| async {
+                let ticks = futures_util::stream::unfold(0, |n| async move {
+                    (n < 4).then_some(())?;
+                    tokio::time::sleep(Duration::from_millis(600)).await;
+                    Some((
+                        Ok::<_, std::io::Error>(Bytes::from(format!("{n}\n"))),
+                        n + 1,
+                    ))
+                });
+                Body::from_stream(ticks)
+            }),
+        );
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(async move {
+            serve_http(
+                Listener::new(tcp, &limits, "test"),
+                None,
+                app,
+                &limits,
+                stopped,
+            )
+            .await;
+        });
+        (addr, stop)
+    }
+
+    /// Sends one keep-alive request on a fresh connection, reads its whole
+    /// response, then returns how long the idle connection stayed open.
+    async fn open_after_response(addr: SocketAddr, path: &str) -> (String, Duration) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        let mut answered = None;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Err(_) => panic!("connection never closed"),
+            }
+            // The end of a chunked body, or of a short fixed-length one.
+            if got.ends_with(b"0\r\n\r\n") || got.ends_with(b"\r\n\r\nok") {
+                answered = Some(Instant::now());
+            }
+        }
+        let answered = answered.expect("a complete response");
+        (
+            String::from_utf8_lossy(&got).into_owned(),
+            answered.elapsed(),
+        )
+    }
+
+    #[tokio::test]
+    async fn an_idle_keep_alive_connection_closes_on_either_timeout() {
+        for (header_read, idle) in [(1, 30), (30, 1)] {
+            let (addr, _stop) = server(with_timeouts(header_read, idle)).await;
+            let (_, open) = open_after_response(addr, "/").await;
+            assert!(
+                open >= Duration::from_millis(900) && open < Duration::from_secs(3),
+                "header read {header_read}s, idle {idle}s: open {open:?} after the response"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_streamed_response_is_not_idle() {
+        let (addr, _stop) = server(with_timeouts(30, 1)).await;
+        let (response, open) = open_after_response(addr, "/stream").await;
+        assert!(
+            response.contains("0\n") && response.contains("3\n"),
+            "{response}"
+        );
+        assert!(
+            open >= Duration::from_millis(900),
+            "then idle: open {open:?}"
+        );
+    }
+
     #[test]
     fn caps_fit_under_the_open_file_limit() {
         for (caps, files, want) in [
