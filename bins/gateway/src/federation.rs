@@ -223,7 +223,7 @@ async fn get_one(
 }
 
 /// Serves the federation routes under the request limits on `listener`, TLS
-/// connections bounded by `limits` (see [`crate::listen`]), until `shutdown`
+/// connections bounded by `limits` (see the `listen` module), until `shutdown`
 /// turns true; then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,

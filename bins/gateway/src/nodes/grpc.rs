@@ -285,7 +285,7 @@ const MAX_STREAMS_PER_CONNECTION: u32 = 16;
 
 /// Serves the node service with TLS (the gateway's server certificate) on
 /// `listener` until `stop` turns true. TLS is taken in the gateway's own
-/// accept loop ([`crate::listen::tls_incoming`]): connection caps, handshake
+/// accept loop (`listen::tls_incoming`): connection caps, handshake
 /// and idle timeouts as on every listener. Node streams never end by
 /// themselves, so on stop they are closed and given a moment to drain.
 ///
