@@ -18,9 +18,7 @@ use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use hyper_util::service::TowerToHyperService;
+use mosaic_config::ListenerLimits;
 use mosaic_federation::context::{self, PresentedClaims};
 use mosaic_federation::query::Item;
 use mosaic_federation::verbs;
@@ -35,14 +33,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::server::WebPkiClientVerifier;
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt as _;
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The certificate chain a peer presented, as the TLS layer verified it.
 #[derive(Debug, Clone)]
@@ -254,63 +247,18 @@ async fn get_one(
     Ok(Json(item))
 }
 
-/// Accepts TLS connections on `listener` until `shutdown` turns true, then
-/// lets in-flight requests finish.
+/// Serves the federation routes under the request limits on `listener`, TLS
+/// connections bounded by `limits` (see the `listen` module), until `shutdown`
+/// turns true; then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
     tls: FederationTls,
     state: AppState,
-    mut shutdown: watch::Receiver<bool>,
+    limits: ListenerLimits,
+    shutdown: watch::Receiver<bool>,
 ) {
+    let app = routes(state, tls.anchors.clone()).layer(crate::layers::request_limits(&limits));
+    let listener = crate::listen::Listener::new(listener, &limits, "federation");
     let acceptor = TlsAcceptor::from(tls.config.clone());
-    let app = routes(state, tls.anchors.clone());
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let (tcp, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "federation accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::info!(%remote, error = %e, "federation TLS handshake refused");
-                    return;
-                }
-                Err(_) => {
-                    tracing::info!(%remote, "federation TLS handshake timed out");
-                    return;
-                }
-            };
-            let chain: Vec<CertificateDer<'static>> = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .map(|c| c.iter().map(|d| d.clone().into_owned()).collect())
-                .unwrap_or_default();
-            let chain = PeerChain(Arc::new(chain));
-            let service = tower::service_fn(move |mut req: Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(chain.clone());
-                app.clone().oneshot(req.map(axum::body::Body::new))
-            });
-            let conn = ConnBuilder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .into_owned();
-            if let Err(e) = watcher.watch(conn).await {
-                tracing::debug!(%remote, error = %e, "federation connection ended");
-            }
-        });
-    }
-    // Give in-flight requests a bounded time to finish.
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    crate::listen::serve_http(listener, Some(acceptor), app, &limits, shutdown).await;
 }

@@ -176,12 +176,14 @@ pub fn route_table() -> Vec<RouteInfo> {
 }
 
 /// The gateway's HTTP routes. Each API group is a [`Routes`] built in its own
-/// module and merged here; unknown paths and methods answer with the envelope.
-pub fn router(state: AppState) -> Router {
+/// module and merged here; unknown paths and methods answer with the envelope,
+/// and every route is under the request limits.
+pub fn router(state: AppState, limits: &mosaic_config::ListenerLimits) -> Router {
     api()
         .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(crate::layers::request_limits(limits))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

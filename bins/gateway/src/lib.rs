@@ -11,6 +11,8 @@ pub mod federation;
 mod federation_admin;
 mod http;
 pub mod identity;
+mod layers;
+mod listen;
 mod native;
 pub mod nodes;
 mod query;
@@ -18,6 +20,8 @@ mod settings;
 
 pub use error::ApiError;
 pub use http::{AppState, Input, RouteInfo, route_table, router};
+pub use listen::raise_open_file_limit;
+pub use mosaic_config::ListenerLimits;
 pub use settings::{Flags, Settings};
 
 use anyhow::Context as _;
@@ -39,8 +43,9 @@ pub const NODE_READY_PREFIX: &str = "mosaic nodes listening on https://";
 /// The line printed on stdout, on first start only, before the admin token.
 pub const ADMIN_TOKEN_PREFIX: &str = "admin token: ";
 
-/// Opens storage, migrates, binds the HTTP listener and serves until `shutdown`
-/// resolves. Every failure is returned with one line of context naming the cause.
+/// Opens storage, migrates, binds the three listeners and serves until
+/// `shutdown` resolves. Every failure is returned with one line of context
+/// naming the cause.
 pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -58,6 +63,24 @@ pub async fn run(
     );
 
     let pki = identity::bootstrap(&settings, &store).await?;
+
+    // Every listener full at once must still leave files for the store.
+    let open_files = listen::open_file_limit();
+    let limits = listen::fit_open_files(settings.limits, open_files);
+    if limits.max_connections < settings.limits.max_connections {
+        tracing::warn!(
+            configured = settings.limits.max_connections,
+            open_files = ?open_files,
+            max_connections = limits.max_connections,
+            "max_connections lowered to fit the open-file limit"
+        );
+    }
+    tracing::info!(
+        open_files = ?open_files,
+        max_connections = limits.max_connections,
+        max_connections_per_ip = limits.max_connections_per_ip,
+        "connection caps per listener"
+    );
 
     if let Some(token) = Tokens::new(store.conn()).bootstrap_admin().await? {
         // The only time this secret exists outside the caller's hands.
@@ -110,9 +133,9 @@ pub async fn run(
     println!("{READY_PREFIX}{local}");
     tracing::info!(addr = %local, "HTTP API listening");
 
-    // The sweeper stops with the server: on shutdown, or when `stop_tx` is
-    // dropped because serving failed.
+    // Every listener and the sweeper stop on shutdown.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_rx_http = stop_rx.clone();
     let stop_rx_federation = stop_rx.clone();
     let stop_rx_nodes = stop_rx.clone();
     let sweeper = backlog::spawn_sweeper(store.clone(), sweep_every, stop_rx);
@@ -128,24 +151,22 @@ pub async fn run(
         node_listener,
         node_hub,
         pki.clone(),
+        limits,
         stop_rx_nodes,
     ));
     let federation_task = tokio::spawn(federation::serve(
         federation_listener,
         federation_tls,
         state.clone(),
+        limits,
         stop_rx_federation,
     ));
-    let app = router(state);
-    // Small streamed responses (task output lines) must not wait for the
-    // peer's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("HTTP server failed");
+    let app = router(state, &limits);
+    let listener = listen::Listener::new(listener, &limits, "http");
+    tokio::join!(
+        listen::serve_http(listener, None, app, &limits, stop_rx_http),
+        shutdown
+    );
     if let Err(e) = federation_task.await {
         tracing::warn!(error = %e, "federation listener ended abnormally");
     }
@@ -157,7 +178,6 @@ pub async fn run(
     if let Err(e) = sweeper.await {
         tracing::warn!(error = %e, "backlog sweeper ended abnormally");
     }
-    served?;
     tracing::info!("shutting down");
     store.close().await?;
     Ok(())

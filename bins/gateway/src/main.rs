@@ -1,7 +1,7 @@
 //! `gateway`: the Mosaic gateway process.
 
 use clap::Parser;
-use mosaic_gateway::{Flags, run, shutdown_signal};
+use mosaic_gateway::{Flags, raise_open_file_limit, run, shutdown_signal};
 use std::process::ExitCode;
 
 /// The Mosaic gateway: HTTP API and storage, on the embedded SQLite default or PostgreSQL.
@@ -29,6 +29,11 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    // Each connection is a file: take all the process may have.
+    match raise_open_file_limit() {
+        Ok(limit) => tracing::info!(open_files = limit, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot read the open-file limit"),
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -190,7 +190,11 @@ async fn every_route_refuses_a_missing_or_wrong_token_with_the_envelope() {
         let what = label(&route);
         let path = fill(route.path, "x");
         let answer = w.send(&route.method, &path, None, None).await;
-        assert_eq!(answer.status, 401, "{what} without a token: {}", answer.body);
+        assert_eq!(
+            answer.status, 401,
+            "{what} without a token: {}",
+            answer.body
+        );
         answer.envelope(&what);
 
         let forged = "mosaic_notarealtokennotarealtokennotarealtoken";
@@ -213,8 +217,8 @@ async fn every_route_refuses_a_missing_or_wrong_token_with_the_envelope() {
                 answer.envelope(&what);
             }
         }
-        let admin_only = route.path.starts_with("/api/admin/")
-            || route.path.ends_with("/regenerate-keys");
+        let admin_only =
+            route.path.starts_with("/api/admin/") || route.path.ends_with("/regenerate-keys");
         let any_token = route.path.starts_with("/api/fleet/v1/backlog");
         if admin_only {
             assert_eq!(user.status, 403, "{what} with a user token");
@@ -236,14 +240,22 @@ async fn every_route_answers_bad_input_with_the_envelope() {
             let answer = w
                 .send_as_owner(&route.method, &path, Some("{\"broken\":"))
                 .await;
-            assert_eq!(answer.status, 400, "{what} with a malformed body: {}", answer.body);
+            assert_eq!(
+                answer.status, 400,
+                "{what} with a malformed body: {}",
+                answer.body
+            );
             let env = answer.envelope(&what);
             assert_eq!(env.error.code, ErrorCode::InvalidRequest);
             // A body of the wrong shape names what is wrong.
             let answer = w
                 .send_as_owner(&route.method, &path, Some("[1, 2, 3]"))
                 .await;
-            assert_eq!(answer.status, 400, "{what} with an array body: {}", answer.body);
+            assert_eq!(
+                answer.status, 400,
+                "{what} with an array body: {}",
+                answer.body
+            );
             assert!(!answer.envelope(&what).error.message.is_empty());
         }
         // A bad query value.
@@ -265,7 +277,11 @@ async fn every_route_answers_bad_input_with_the_envelope() {
             let path = fill(route.path, "%FF%FE");
             let body = matches!(route.input, Input::Json).then_some("{}");
             let answer = w.send_as_owner(&route.method, &path, body).await;
-            assert_eq!(answer.status, 400, "{what} with a bad path parameter: {}", answer.body);
+            assert_eq!(
+                answer.status, 400,
+                "{what} with a bad path parameter: {}",
+                answer.body
+            );
             answer.envelope(&what);
         }
         // Whatever a route answers to an unknown id, it is the envelope.
@@ -283,7 +299,10 @@ async fn unknown_paths_and_methods_answer_with_the_envelope() {
     let (_gw, w, _home) = start().await;
     let answer = w.send(&Method::GET, "/no/such/route", None, None).await;
     assert_eq!(answer.status, 404);
-    assert_eq!(answer.envelope("unknown path").error.code, ErrorCode::NotFound);
+    assert_eq!(
+        answer.envelope("unknown path").error.code,
+        ErrorCode::NotFound
+    );
 
     let answer = w.send(&Method::PATCH, "/healthz", None, None).await;
     assert_eq!(answer.status, 405, "{}", answer.body);
@@ -304,5 +323,9 @@ async fn unknown_paths_and_methods_answer_with_the_envelope() {
         .unwrap();
     assert_eq!(answer.status().as_u16(), 400);
     let env: ErrorEnvelope = answer.json().await.unwrap();
-    assert!(env.error.message.contains("Content-Type"), "{}", env.error.message);
+    assert!(
+        env.error.message.contains("Content-Type"),
+        "{}",
+        env.error.message
+    );
 }

@@ -31,6 +31,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 
 pub use addr::socket_addr;
@@ -73,6 +74,63 @@ pub struct GatewaySettings {
     pub log: String,
     /// The gateway's identity and PKI (`[identity]`, `MOSAIC_IDENTITY__*`).
     pub identity: IdentitySettings,
+    /// Bounds on connections and requests for every listener (`[limits]`,
+    /// `MOSAIC_LIMITS__*`).
+    pub limits: ListenerLimits,
+}
+
+/// How much each listener lets a client hold. Every value is positive: a zero
+/// timeout or cap is refused when the configuration loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListenerLimits {
+    /// Open connections per listener; more are accepted and closed at once.
+    /// Lowered at start when the open-file limit cannot hold three listeners' worth.
+    pub max_connections: NonZeroUsize,
+    /// Open connections per listener from one remote IP address.
+    pub max_connections_per_ip: NonZeroUsize,
+    /// Seconds a client has to complete the TLS handshake.
+    pub handshake_timeout_secs: NonZeroU64,
+    /// Seconds an HTTP/1 client has to send a request's headers, counted from
+    /// when the connection is ready for the next request.
+    pub header_read_timeout_secs: NonZeroU64,
+    /// Seconds a connection may stay open with no request in flight.
+    pub idle_timeout_secs: NonZeroU64,
+    /// Seconds a request has to produce its response head. Streamed bodies
+    /// are not cut once the head is sent.
+    pub request_timeout_secs: NonZeroU64,
+    /// Requests being handled at once per listener; more get 503 at once.
+    pub max_concurrent_requests: NonZeroUsize,
+    /// Largest request body accepted, in bytes; larger gets 413.
+    pub max_body_bytes: NonZeroU64,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        // Provably non-zero constants.
+        const fn n(v: usize) -> NonZeroUsize {
+            match NonZeroUsize::new(v) {
+                Some(v) => v,
+                None => NonZeroUsize::MIN,
+            }
+        }
+        const fn s(v: u64) -> NonZeroU64 {
+            match NonZeroU64::new(v) {
+                Some(v) => v,
+                None => NonZeroU64::MIN,
+            }
+        }
+        Self {
+            max_connections: n(1024),
+            max_connections_per_ip: n(256),
+            handshake_timeout_secs: s(10),
+            header_read_timeout_secs: s(15),
+            idle_timeout_secs: s(60),
+            request_timeout_secs: s(30),
+            max_concurrent_requests: n(256),
+            max_body_bytes: s(2 * 1024 * 1024),
+        }
+    }
 }
 
 /// The gateway's public identity and where its CA comes from.
@@ -115,6 +173,7 @@ impl Default for GatewaySettings {
             node_url: None,
             log: "info".to_owned(),
             identity: IdentitySettings::default(),
+            limits: ListenerLimits::default(),
         }
     }
 }

@@ -142,3 +142,40 @@ fn localhost_is_accepted_as_an_address() {
         Ok(())
     });
 }
+
+#[test]
+fn limits_come_from_file_and_environment() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "mosaic.toml",
+            "[limits]\nmax_connections = 64\nidle_timeout_secs = 5\n",
+        )?;
+        jail.set_env("MOSAIC_CONFIG", "mosaic.toml");
+        jail.set_env("MOSAIC_LIMITS__MAX_BODY_BYTES", "1024");
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.limits.max_connections.get(), 64);
+        assert_eq!(s.limits.idle_timeout_secs.get(), 5);
+        assert_eq!(s.limits.max_body_bytes.get(), 1024);
+        assert_eq!(
+            s.limits.max_connections_per_ip,
+            mosaic_config::ListenerLimits::default().max_connections_per_ip,
+            "unset keys keep their defaults"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_zero_limit_is_refused_by_name() {
+    Jail::expect_with(|jail| {
+        jail.set_env("MOSAIC_LIMITS__HANDSHAKE_TIMEOUT_SECS", "0");
+        let err = Loader::new().load::<GatewaySettings>().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`limits.handshake_timeout_secs`"), "{text}");
+        assert!(
+            text.contains("environment variable MOSAIC_LIMITS__HANDSHAKE_TIMEOUT_SECS"),
+            "{text}"
+        );
+        Ok(())
+    });
+}

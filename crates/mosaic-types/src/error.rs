@@ -28,8 +28,11 @@ pub enum ErrorCode {
     RateLimited,
     /// 500: the server failed; nothing about the request was wrong.
     Internal,
-    /// 503: a dependency (e.g. storage) is unavailable.
+    /// 503: a dependency (e.g. storage) is unavailable, or the server is
+    /// at its limit of requests in flight; retry later.
     Unavailable,
+    /// 504: the server did not produce a response in time.
+    Timeout,
 }
 
 impl ErrorCode {
@@ -46,6 +49,7 @@ impl ErrorCode {
             Self::RateLimited => 429,
             Self::Internal => 500,
             Self::Unavailable => 503,
+            Self::Timeout => 504,
         }
     }
 
@@ -63,6 +67,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
         }
     }
 }
@@ -184,6 +189,7 @@ mod tests {
             ErrorCode::RateLimited,
             ErrorCode::Internal,
             ErrorCode::Unavailable,
+            ErrorCode::Timeout,
         ] {
             let wire = serde_json::to_value(code).unwrap();
             assert_eq!(wire, json!(code.as_str()));

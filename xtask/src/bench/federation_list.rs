@@ -79,7 +79,13 @@ async fn bench(per_level: Duration) -> anyhow::Result<()> {
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let gateway = TcpListener::bind("127.0.0.1:0").await?;
     let gateway_addr = gateway.local_addr()?;
-    tokio::spawn(serve(gateway, tls, AppState::new(store.clone()), stop_rx));
+    tokio::spawn(serve(
+        gateway,
+        tls,
+        AppState::new(store.clone()),
+        mosaic_gateway::ListenerLimits::default(),
+        stop_rx,
+    ));
 
     let client_tls = client_config(&pki, &client_cert.cert.pem, &client_cert.key_pem)?;
     let gateway_url = format!(

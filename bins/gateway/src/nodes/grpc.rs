@@ -280,9 +280,14 @@ impl AgentNode for NodeService {
     }
 }
 
+/// Streams per connection: a node opens three (registration, tasks, health).
+const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+
 /// Serves the node service with TLS (the gateway's server certificate) on
-/// `listener` until `stop` turns true. Node streams never end by themselves,
-/// so on stop they are closed and given a moment to drain.
+/// `listener` until `stop` turns true. TLS is taken in the gateway's own
+/// accept loop (`listen::tls_incoming`): connection caps, handshake
+/// and idle timeouts as on every listener. Node streams never end by
+/// themselves, so on stop they are closed and given a moment to drain.
 ///
 /// # Errors
 /// When the TLS identity is unusable or the server fails.
@@ -290,16 +295,27 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     hub: Arc<NodeHub>,
     pki: Arc<mosaic_identity::GatewayPki>,
+    limits: mosaic_config::ListenerLimits,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    let identity = tonic::transport::Identity::from_pem(
-        pki.server.cert_pem.as_bytes(),
-        pki.server.key_pem.as_bytes(),
+    let tls = tls_config(&pki).context("agent-node TLS set-up")?;
+    let listener = crate::listen::Listener::new(listener, &limits, "nodes");
+    let incoming = crate::listen::tls_incoming(
+        listener,
+        tokio_rustls::TlsAcceptor::from(tls),
+        &limits,
+        stop.clone(),
     );
     let server = tonic::transport::Server::builder()
-        .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
-        .context("agent-node TLS set-up")?
+        // A stream in flight keeps its connection from counting as idle.
+        .layer(crate::listen::TrackInFlightLayer)
+        // To the response head: streams are not cut.
+        .timeout(std::time::Duration::from_secs(
+            limits.request_timeout_secs.get(),
+        ))
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        // A node that stops answering pings is gone.
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
         .add_service(
@@ -308,13 +324,9 @@ pub async fn serve(
             )),
         );
     let mut stop_signal = stop.clone();
-    let serving = server.serve_with_incoming_shutdown(
-        // Small messages (a task, a result) must not wait for delayed ACKs.
-        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-        async move {
-            let _ = stop_signal.wait_for(|s| *s).await;
-        },
-    );
+    let serving = server.serve_with_incoming_shutdown(incoming, async move {
+        let _ = stop_signal.wait_for(|s| *s).await;
+    });
     tokio::pin!(serving);
     tokio::select! {
         result = &mut serving => return result.context("agent-node listener failed"),
@@ -328,4 +340,22 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// The gateway's server certificate, HTTP/2 only, no client certificates:
+/// nodes authenticate with their credential.
+fn tls_config(pki: &mosaic_identity::GatewayPki) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(pki.server.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes())?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
 }

@@ -22,6 +22,8 @@ pub struct Gateway {
     pub admin_token: Option<String>,
     /// `https://ADDR` of the federation (mTLS) listener.
     pub federation_url: String,
+    /// `ADDR` of the agent-node (gRPC over TLS) listener.
+    pub node_addr: String,
     pub data_dir: PathBuf,
     stderr: mpsc::Receiver<String>,
 }
@@ -69,6 +71,7 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut admin_token = None;
         let mut federation_url = String::new();
+        let mut node_addr = String::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -79,6 +82,9 @@ impl Gateway {
                     if let Some(addr) = line.strip_prefix(mosaic_gateway::FEDERATION_READY_PREFIX) {
                         federation_url = format!("https://{addr}");
                     }
+                    if let Some(addr) = line.strip_prefix(mosaic_gateway::NODE_READY_PREFIX) {
+                        node_addr = addr.to_owned();
+                    }
                     if let Some(addr) = line.strip_prefix(mosaic_gateway::READY_PREFIX) {
                         // Keep draining stdout so the child never blocks on a full pipe.
                         std::thread::spawn(move || while rx.recv().is_ok() {});
@@ -87,6 +93,7 @@ impl Gateway {
                             base_url: format!("http://{addr}"),
                             admin_token,
                             federation_url,
+                            node_addr,
                             data_dir,
                             stderr: err_rx,
                         };
