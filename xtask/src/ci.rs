@@ -2,12 +2,14 @@
 
 use crate::util::{cargo, have, step};
 
-/// Format check, clippy with warnings denied, then the test suite.
+/// Tidy, format check, clippy with warnings denied, then the test suite.
+/// Tidy goes first: it takes seconds and fails fast on a broken convention.
 ///
 /// Flags: `--no-clippy` and `--no-fmt` skip those steps (for quick local runs;
 /// CI runs everything).
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let skip = |flag: &str| args.iter().any(|a| a == flag);
+    crate::tidy::run(&[])?;
     if !skip("--no-fmt") {
         step(
             "format check",

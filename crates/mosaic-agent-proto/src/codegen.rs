@@ -29,10 +29,15 @@ pub fn generate(out_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(out_dir)?;
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc);
+    // The service modules compile only with feature `grpc`: the messages
+    // alone need nothing but prost.
+    let grpc_only = "#[cfg(feature = \"grpc\")]";
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
         .build_transport(true)
+        .client_mod_attribute(".", grpc_only)
+        .server_mod_attribute(".", grpc_only)
         .emit_rerun_if_changed(false)
         .out_dir(out_dir)
         .compile_with_config(config, &files, &[proto_dir])?;

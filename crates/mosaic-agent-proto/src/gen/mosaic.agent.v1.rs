@@ -345,6 +345,7 @@ pub struct HealthAck {
     pub received_at_ms: i64,
 }
 /// Generated client implementations.
+#[cfg(feature = "grpc")]
 pub mod agent_node_client {
     #![allow(
         unused_variables,
@@ -499,6 +500,7 @@ pub mod agent_node_client {
     }
 }
 /// Generated server implementations.
+#[cfg(feature = "grpc")]
 pub mod agent_node_server {
     #![allow(
         unused_variables,
