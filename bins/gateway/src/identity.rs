@@ -49,8 +49,14 @@ pub(crate) fn routes() -> Routes {
 /// Loads (or on first start creates) the PKI in the data dir and the
 /// instance identity in the store, logging what was created.
 pub async fn bootstrap(settings: &Settings, store: &Store) -> anyhow::Result<Arc<GatewayPki>> {
-    let name = instance_name(&settings.identity);
-    let options = PkiOptions::from_settings(&settings.identity, &name)?;
+    let identity = &settings.identity;
+    let name = instance_name(identity.name.as_deref());
+    let options = PkiOptions::new(
+        identity.ca_cert.as_deref(),
+        identity.ca_key.as_deref(),
+        &identity.server_names,
+        &name,
+    )?;
     let now = chrono::Utc::now();
     let pki =
         GatewayPki::load_or_create(&settings.data_dir, &options, now).context("gateway PKI")?;

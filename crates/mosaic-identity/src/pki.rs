@@ -15,7 +15,6 @@ use crate::files::{self, FileError};
 use crate::profile::{self, Validity};
 use crate::seal::{GatewaySecret, SealError, Sealer};
 use chrono::{DateTime, Duration, Utc};
-use mosaic_config::IdentitySettings;
 use rustls_pki_types::UnixTime;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -55,15 +54,21 @@ pub struct PkiOptions {
 }
 
 impl PkiOptions {
-    /// Options from the `[identity]` settings; `name` names a generated CA.
-    pub fn from_settings(identity: &IdentitySettings, name: &str) -> Result<Self, PkiError> {
-        let ca = match (&identity.ca_cert, &identity.ca_key) {
+    /// Options from an operator's CA files (both or neither) and the server
+    /// certificate's names; `name` names a generated CA.
+    pub fn new(
+        ca_cert: Option<&Path>,
+        ca_key: Option<&Path>,
+        server_names: &[String],
+        name: &str,
+    ) -> Result<Self, PkiError> {
+        let ca = match (ca_cert, ca_key) {
             (None, None) => CaSource::Generated {
                 common_name: format!("Mosaic gateway CA ({name})"),
             },
             (Some(cert), Some(key)) => CaSource::External {
-                cert: cert.clone(),
-                key: key.clone(),
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
             },
             _ => {
                 return Err(PkiError::Config(
@@ -73,17 +78,16 @@ impl PkiOptions {
         };
         Ok(Self {
             ca,
-            server_names: identity.server_names.clone(),
+            server_names: server_names.to_vec(),
         })
     }
 }
 
 /// The instance name: the configured one, else the host name, else
 /// `mosaic-gateway`.
-pub fn instance_name(identity: &IdentitySettings) -> String {
-    identity
-        .name
-        .clone()
+pub fn instance_name(configured: Option<&str>) -> String {
+    configured
+        .map(str::to_owned)
         .filter(|n| !n.trim().is_empty())
         .or_else(|| {
             std::fs::read_to_string("/etc/hostname")

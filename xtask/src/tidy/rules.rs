@@ -115,19 +115,7 @@ pub struct Exception {
     pub reason: &'static str,
 }
 
-pub const EXCEPTIONS: &[Exception] = &[
-    Exception {
-        krate: "mosaic-identity",
-        dependency: "mosaic-config",
-        reason: "`pki` still reads `mosaic_config::IdentitySettings`",
-    },
-    Exception {
-        krate: "mosaic-agent-node",
-        dependency: "axum",
-        reason: "tonic's default `router` feature brings axum; the workspace's tonic \
-                 needs `default-features = false` with features chosen per crate",
-    },
-];
+pub const EXCEPTIONS: &[Exception] = &[];
 
 /// One broken rule.
 #[derive(Debug, PartialEq, Eq)]

@@ -90,8 +90,14 @@ fn print_ca(report: &CaReport, paths: Option<&mosaic_identity::PkiPaths>) {
 /// Runs a `mosaic ca` command.
 pub fn run_ca(global: &Global, cmd: CaCommand) -> anyhow::Result<()> {
     let settings = global.settings()?;
-    let name = instance_name(&settings.identity);
-    let options = PkiOptions::from_settings(&settings.identity, &name)?;
+    let identity = &settings.identity;
+    let name = instance_name(identity.name.as_deref());
+    let options = PkiOptions::new(
+        identity.ca_cert.as_deref(),
+        identity.ca_key.as_deref(),
+        &identity.server_names,
+        &name,
+    )?;
     match cmd {
         CaCommand::Init { json } => {
             let pki = GatewayPki::load_or_create(&settings.data_dir, &options, Utc::now())?;
