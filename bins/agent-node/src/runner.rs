@@ -161,48 +161,11 @@ pub async fn run_shell(
             started,
         );
     }
-    if spec.cwd.is_empty()
-        && let Err(e) = tokio::fs::create_dir_all(workspace).await
-    {
-        return result(
-            id,
-            Status::Failed,
-            format!("cannot create the workspace {}: {e}", workspace.display()),
-            started,
-        );
-    }
-    let dir = resolve_cwd(workspace, &spec.cwd);
-    match tokio::fs::metadata(&dir).await {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return result(
-                id,
-                Status::Failed,
-                format!("working directory {} is not a directory", dir.display()),
-                started,
-            );
-        }
-        Err(_) => {
-            return result(
-                id,
-                Status::Failed,
-                format!("working directory {} does not exist", dir.display()),
-                started,
-            );
-        }
-    }
-
-    let mut command = tokio::process::Command::new("sh");
-    command
-        .arg("-c")
-        .arg(&spec.command)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
+    let dir = match working_dir(workspace, &spec.cwd).await {
+        Ok(dir) => dir,
+        Err(why) => return result(id, Status::Failed, why, started),
+    };
+    let mut child = match spawn_shell(&spec.command, &dir) {
         Ok(c) => c,
         Err(e) => {
             return result(
@@ -216,54 +179,10 @@ pub async fn run_shell(
     let pgid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
     watch.pgid.store(pgid, Ordering::SeqCst);
 
-    let mut readers = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        readers.push(tokio::spawn(pump(
-            out,
-            OutStream::Stdout,
-            spec.task_id.clone(),
-            Arc::clone(&sink),
-        )));
-    }
-    if let Some(err) = child.stderr.take() {
-        readers.push(tokio::spawn(pump(
-            err,
-            OutStream::Stderr,
-            spec.task_id.clone(),
-            Arc::clone(&sink),
-        )));
-    }
-
-    let end = tokio::select! {
-        status = child.wait() => End::Exited(status),
-        () = tokio::time::sleep(spec.timeout) => End::TimedOut,
-        () = watch.cancelled() => End::Cancelled,
-    };
-    let end = match end {
-        End::Exited(status) => End::Exited(status),
-        other => {
-            // Nothing of the group may outlive the task.
-            let _ = terminate_group(pgid, &mut child).await;
-            other
-        }
-    };
-
+    let mut readers = pump_output(&mut child, &spec.task_id, &sink);
+    let end = wait_for_end(&mut child, pgid, spec.timeout, &mut watch).await;
     // All output read so far goes out before the result.
-    let drained = tokio::time::timeout(OUTPUT_GRACE, async {
-        for reader in &mut readers {
-            let _ = reader.await;
-        }
-    })
-    .await;
-    if drained.is_err() {
-        tracing::debug!(
-            task_id = id,
-            "output still open after the shell exited; not waiting for it"
-        );
-        for reader in &readers {
-            reader.abort();
-        }
-    }
+    drain(&mut readers, id).await;
     watch.pgid.store(0, Ordering::SeqCst);
 
     match end {
@@ -281,6 +200,115 @@ pub async fn run_shell(
             started,
         ),
         End::Cancelled => result(id, Status::Cancelled, "cancelled", started),
+    }
+}
+
+/// The directory the task runs in, checked to be one; the workspace is
+/// created first when the task runs there. An error says why it cannot run.
+async fn working_dir(workspace: &Path, cwd: &str) -> Result<PathBuf, String> {
+    if cwd.is_empty()
+        && let Err(e) = tokio::fs::create_dir_all(workspace).await
+    {
+        return Err(format!(
+            "cannot create the workspace {}: {e}",
+            workspace.display()
+        ));
+    }
+    let dir = resolve_cwd(workspace, cwd);
+    match tokio::fs::metadata(&dir).await {
+        Ok(m) if m.is_dir() => Ok(dir),
+        Ok(_) => Err(format!(
+            "working directory {} is not a directory",
+            dir.display()
+        )),
+        Err(_) => Err(format!(
+            "working directory {} does not exist",
+            dir.display()
+        )),
+    }
+}
+
+/// `sh -c <command>` in `dir`, in a process group of its own so that
+/// cancelling it reaches everything it started.
+fn spawn_shell(command: &str, dir: &Path) -> std::io::Result<tokio::process::Child> {
+    tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+}
+
+/// One reader per output pipe, each sending chunks to `sink` as they come.
+fn pump_output(
+    child: &mut tokio::process::Child,
+    task_id: &str,
+    sink: &ProgressSink,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut readers = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        readers.push(tokio::spawn(pump(
+            out,
+            OutStream::Stdout,
+            task_id.to_owned(),
+            Arc::clone(sink),
+        )));
+    }
+    if let Some(err) = child.stderr.take() {
+        readers.push(tokio::spawn(pump(
+            err,
+            OutStream::Stderr,
+            task_id.to_owned(),
+            Arc::clone(sink),
+        )));
+    }
+    readers
+}
+
+/// Waits for the shell to exit, the time limit or a cancellation; in the
+/// last two cases the whole group is terminated before this returns.
+async fn wait_for_end(
+    child: &mut tokio::process::Child,
+    pgid: i32,
+    timeout: Duration,
+    watch: &mut TaskWatch,
+) -> End {
+    let end = tokio::select! {
+        status = child.wait() => End::Exited(status),
+        () = tokio::time::sleep(timeout) => End::TimedOut,
+        () = watch.cancelled() => End::Cancelled,
+    };
+    match end {
+        End::Exited(status) => End::Exited(status),
+        other => {
+            // Nothing of the group may outlive the task.
+            let _ = terminate_group(pgid, child).await;
+            other
+        }
+    }
+}
+
+/// Waits up to [`OUTPUT_GRACE`] for the readers to reach the end of their
+/// pipes, then gives up on them.
+async fn drain(readers: &mut [tokio::task::JoinHandle<()>], id: &str) {
+    let drained = tokio::time::timeout(OUTPUT_GRACE, async {
+        for reader in readers.iter_mut() {
+            let _ = reader.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::debug!(
+            task_id = id,
+            "output still open after the shell exited; not waiting for it"
+        );
+        for reader in readers.iter() {
+            reader.abort();
+        }
     }
 }
 

@@ -46,6 +46,7 @@ mod clock;
 mod error;
 mod graph;
 mod model;
+mod rows;
 mod service;
 mod sql;
 

@@ -1,8 +1,8 @@
 //! [`Backlog`]: the operations, over one store connection.
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::Path;
 use crate::graph::path_between;
+use crate::rows::{dep_strings, ids_json, stored_id, to_card, to_path};
 use crate::{
     BacklogError, Card, CardId, ClaimRequest, Completion, Counts, DEFAULT_CLAIM_TTL_SECONDS,
     DEFAULT_MAX_ATTEMPTS, InvalidInput, ListFilter, NewCard, Owner, ReclaimResult, Stats, Status,
@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use mosaic_store::entity::backlog;
 use mosaic_store::{Backend, Store, truncate_to_millis};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, QueryFilter, Set, SqlErr, Statement, TransactionOptions, TransactionTrait,
 };
 use std::collections::HashMap;
@@ -56,45 +56,14 @@ impl Backlog {
     /// Dependencies need not exist yet, but may not include the card itself or
     /// close a cycle through cards that already depend on this id.
     pub async fn create(&self, card: NewCard) -> Result<Card> {
-        let key = match card.idempotency_key.as_deref() {
-            Some(k) if k.trim().is_empty() => {
-                return Err(
-                    InvalidInput::new("idempotency key", "must not be blank when given").into(),
-                );
-            }
-            k => k,
-        };
+        let key = idempotency_key(card.idempotency_key.as_deref())?;
         if let Some(key) = key
             && let Some(existing) = self.find_by_key(key).await?
         {
             return Ok(existing);
         }
-        if card.title.trim().is_empty() {
-            return Err(InvalidInput::new("title", "must not be blank").into());
-        }
-        let status = card.status.unwrap_or(Status::Ready);
-        if status == Status::Claimed {
-            return Err(InvalidInput::new(
-                "status",
-                "cannot be `claimed` at creation; create the card ready and claim it",
-            )
-            .into());
-        }
-        let max_attempts = match card.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS) {
-            0 => return Err(InvalidInput::new("max attempts", "must be at least 1").into()),
-            n => i32::try_from(n).map_err(|_| {
-                InvalidInput::new("max attempts", format!("must be at most {}", i32::MAX))
-            })?,
-        };
-        let mut deps: Vec<CardId> = Vec::with_capacity(card.depends_on.len());
-        for dep in card.depends_on {
-            if dep == card.id {
-                return Err(BacklogError::SelfDependency { id: dep });
-            }
-            if !deps.contains(&dep) {
-                deps.push(dep);
-            }
-        }
+        let (status, max_attempts) = check_new(&card)?;
+        let deps = distinct_deps(&card.id, card.depends_on)?;
         let now = self.now();
         let model = backlog::ActiveModel {
             id: Set(card.id.as_str().to_owned()),
@@ -115,42 +84,59 @@ impl Backlog {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        let inserted = if deps.is_empty() {
-            // A card without dependencies cannot close a cycle.
-            model.insert(&self.conn).await
-        } else {
-            let tx = self.graph_tx().await?;
-            for dep in &deps {
-                let edges = reachable(&tx, self.backend, dep.as_str()).await?;
-                if let Some(path) = path_between(&edges, dep.as_str(), card.id.as_str()) {
-                    return Err(BacklogError::Cycle {
-                        from: card.id,
-                        to: dep.clone(),
-                        path: to_path(path)?,
-                    });
-                }
-            }
-            match model.insert(&tx).await {
-                Ok(row) => tx.commit().await.map(|()| row),
-                Err(e) => Err(e),
-            }
-        };
-        match inserted {
+        match self.insert_acyclic(model, &card.id, &deps).await? {
             Ok(row) => to_card(row),
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                // Lost a race to the same key, or the id is taken.
-                if let Some(key) = key
-                    && let Some(existing) = self.find_by_key(key).await?
-                {
-                    return Ok(existing);
-                }
-                if self.get(&card.id).await?.is_some() {
-                    return Err(BacklogError::DuplicateId { id: card.id });
-                }
-                Err(e.into())
-            }
-            Err(e) => Err(e.into()),
+            Err(e) => self.insert_refused(e, key, card.id).await,
         }
+    }
+
+    /// Inserts the new card `id`. With dependencies, first checks in a
+    /// transaction that holds the graph still that none of them reaches back
+    /// to `id`. The inner error is the insert's own, for
+    /// [`Backlog::insert_refused`] to explain.
+    async fn insert_acyclic(
+        &self,
+        model: backlog::ActiveModel,
+        id: &CardId,
+        deps: &[CardId],
+    ) -> Result<Result<backlog::Model, DbErr>> {
+        if deps.is_empty() {
+            // A card without dependencies cannot close a cycle.
+            return Ok(model.insert(&self.conn).await);
+        }
+        let tx = self.graph_tx().await?;
+        for dep in deps {
+            let edges = reachable(&tx, self.backend, dep.as_str()).await?;
+            if let Some(path) = path_between(&edges, dep.as_str(), id.as_str()) {
+                return Err(BacklogError::Cycle {
+                    from: id.clone(),
+                    to: dep.clone(),
+                    path: to_path(path)?,
+                });
+            }
+        }
+        Ok(match model.insert(&tx).await {
+            Ok(row) => tx.commit().await.map(|()| row),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Explains a failed insert. A unique key was violated when another
+    /// create with the same idempotency key won a race (its card is the
+    /// answer) or the id is taken.
+    async fn insert_refused(&self, e: DbErr, key: Option<&str>, id: CardId) -> Result<Card> {
+        if !matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+            return Err(e.into());
+        }
+        if let Some(key) = key
+            && let Some(existing) = self.find_by_key(key).await?
+        {
+            return Ok(existing);
+        }
+        if self.get(&id).await?.is_some() {
+            return Err(BacklogError::DuplicateId { id });
+        }
+        Err(e.into())
     }
 
     async fn find_by_key(&self, key: &str) -> Result<Option<Card>> {
@@ -451,6 +437,53 @@ impl Backlog {
     }
 }
 
+/// The idempotency key, refused when given but blank.
+fn idempotency_key(key: Option<&str>) -> Result<Option<&str>> {
+    match key {
+        Some(k) if k.trim().is_empty() => {
+            Err(InvalidInput::new("idempotency key", "must not be blank when given").into())
+        }
+        k => Ok(k),
+    }
+}
+
+/// Checks a new card's title, status and retry budget; returns the status
+/// it starts in and the budget as stored.
+fn check_new(card: &NewCard) -> Result<(Status, i32)> {
+    if card.title.trim().is_empty() {
+        return Err(InvalidInput::new("title", "must not be blank").into());
+    }
+    let status = card.status.unwrap_or(Status::Ready);
+    if status == Status::Claimed {
+        return Err(InvalidInput::new(
+            "status",
+            "cannot be `claimed` at creation; create the card ready and claim it",
+        )
+        .into());
+    }
+    let max_attempts = match card.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS) {
+        0 => return Err(InvalidInput::new("max attempts", "must be at least 1").into()),
+        n => i32::try_from(n).map_err(|_| {
+            InvalidInput::new("max attempts", format!("must be at most {}", i32::MAX))
+        })?,
+    };
+    Ok((status, max_attempts))
+}
+
+/// `depends_on` without repeats, in the order given; refuses `id` itself.
+fn distinct_deps(id: &CardId, depends_on: Vec<CardId>) -> Result<Vec<CardId>> {
+    let mut deps: Vec<CardId> = Vec::with_capacity(depends_on.len());
+    for dep in depends_on {
+        if dep == *id {
+            return Err(BacklogError::SelfDependency { id: dep });
+        }
+        if !deps.contains(&dep) {
+            deps.push(dep);
+        }
+    }
+    Ok(deps)
+}
+
 async fn get_in(conn: &impl ConnectionTrait, id: &CardId) -> Result<Option<Card>> {
     backlog::Entity::find_by_id(id.as_str().to_owned())
         .one(conn)
@@ -496,121 +529,9 @@ fn ttl_seconds(ttl: u32) -> Result<i32> {
     }
 }
 
-fn ids_json(ids: &[CardId]) -> serde_json::Value {
-    serde_json::Value::Array(
-        ids.iter()
-            .map(|id| serde_json::Value::String(id.as_str().to_owned()))
-            .collect(),
-    )
-}
-
-/// Dependency ids as stored: a JSON array, or a string holding one (as some
-/// drivers and older writers left them). Anything else means none.
-fn dep_strings(value: &serde_json::Value) -> Vec<String> {
-    let parsed;
-    let items = match value {
-        serde_json::Value::Array(items) => items,
-        serde_json::Value::String(text) => match serde_json::from_str(text) {
-            Ok(serde_json::Value::Array(items)) => {
-                parsed = items;
-                &parsed
-            }
-            _ => return Vec::new(),
-        },
-        _ => return Vec::new(),
-    };
-    items
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_owned))
-        .collect()
-}
-
-fn stored_id(card: &str, value: &str, field: &'static str) -> Result<CardId> {
-    CardId::new(value).map_err(|e| BacklogError::Corrupt {
-        id: card.to_owned(),
-        field,
-        reason: e.to_string(),
-    })
-}
-
-fn to_path(ids: Vec<String>) -> Result<Path> {
-    ids.iter()
-        .map(|id| stored_id(id, id, "depends_on"))
-        .collect::<Result<Vec<_>>>()
-        .map(Path)
-}
-
-fn non_negative(card: &str, field: &'static str, value: i32) -> Result<u32> {
-    u32::try_from(value).map_err(|_| BacklogError::Corrupt {
-        id: card.to_owned(),
-        field,
-        reason: format!("{value} is negative"),
-    })
-}
-
-/// A stored row as a [`Card`].
-fn to_card(row: backlog::Model) -> Result<Card> {
-    let id = &row.id;
-    let status = row
-        .status
-        .parse::<Status>()
-        .map_err(|e| BacklogError::Corrupt {
-            id: id.clone(),
-            field: "status",
-            reason: e.reason,
-        })?;
-    let depends_on = dep_strings(&row.depends_on)
-        .iter()
-        .map(|dep| stored_id(id, dep, "depends_on"))
-        .collect::<Result<Vec<_>>>()?;
-    let claim_owner = row
-        .claim_owner
-        .as_deref()
-        .map(|o| {
-            Owner::new(o).map_err(|e| BacklogError::Corrupt {
-                id: id.clone(),
-                field: "claim_owner",
-                reason: e.to_string(),
-            })
-        })
-        .transpose()?;
-    Ok(Card {
-        id: stored_id(id, id, "id")?,
-        claim_ttl_seconds: row
-            .claim_ttl_seconds
-            .map(|t| non_negative(id, "claim_ttl_seconds", t))
-            .transpose()?,
-        attempts: non_negative(id, "attempts", row.attempts)?,
-        max_attempts: non_negative(id, "max_attempts", row.max_attempts)?,
-        title: row.title,
-        body: row.body,
-        phase: row.phase,
-        priority: row.priority,
-        status,
-        depends_on,
-        claim_owner,
-        claimed_at: row.claimed_at,
-        idempotency_key: row.idempotency_key,
-        acceptance: row.acceptance,
-        last_error: row.last_error,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn dependencies_decode_from_arrays_and_json_strings() {
-        assert_eq!(dep_strings(&json!(["a", "b"])), ["a", "b"]);
-        assert_eq!(dep_strings(&json!("[\"a\"]")), ["a"]);
-        assert!(dep_strings(&json!("not json")).is_empty());
-        assert!(dep_strings(&json!({"a": 1})).is_empty());
-        assert!(dep_strings(&json!(null)).is_empty());
-    }
 
     #[test]
     fn ttls_must_fit_the_column_and_be_positive() {

@@ -190,6 +190,23 @@ pub async fn enroll(
     timeout: Duration,
 ) -> Result<Enrolled, FederationClientError> {
     let peer = endpoint;
+    let base = federation_base(endpoint)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // 1. Fetch the CA without trusting anything yet.
+    let ca = fetch_ca(&base, provider.clone(), timeout, peer).await?;
+    let ca_der = pinned_ca(&ca, code, peer)?;
+    // 2. Enroll over a connection verified against the pinned CA.
+    let client = pinned_client(ca_der, provider, timeout, peer)?;
+    let response = post_enrollment(&client, &base, code, csr_pem, peer).await?;
+    Ok(Enrolled {
+        response,
+        ca_pem: ca.ca_certificate,
+    })
+}
+
+/// The peer's federation address, which must be an `https://` URL.
+fn federation_base(endpoint: &str) -> Result<Url, FederationClientError> {
+    let peer = endpoint;
     let base = Url::parse(endpoint).map_err(|e| {
         err(
             ClientErrorCode::Config,
@@ -204,18 +221,28 @@ pub async fn enroll(
             format!("`{endpoint}` must be https:// (the peer's federation address)"),
         ));
     }
-    let join = |path: &str| {
-        base.join(path)
-            .map_err(|e| err(ClientErrorCode::Config, peer, format!("bad endpoint: {e}")))
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(base)
+}
 
-    // 1. Fetch the CA without trusting anything yet.
+fn join(base: &Url, path: &str, peer: &str) -> Result<Url, FederationClientError> {
+    base.join(path)
+        .map_err(|e| err(ClientErrorCode::Config, peer, format!("bad endpoint: {e}")))
+}
+
+/// `GET /api/federation/v1/ca` over a connection that trusts any
+/// certificate: nothing secret is sent, and the answer is checked against
+/// the pin before anything is.
+async fn fetch_ca(
+    base: &Url,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    timeout: Duration,
+    peer: &str,
+) -> Result<CaResponse, FederationClientError> {
     let fetch_tls = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| err(ClientErrorCode::Config, peer, e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(FetchOnly(provider.clone())))
+        .with_custom_certificate_verifier(Arc::new(FetchOnly(provider)))
         .with_no_client_auth();
     let fetch = reqwest::Client::builder()
         .use_preconfigured_tls(fetch_tls)
@@ -223,20 +250,28 @@ pub async fn enroll(
         .build()
         .map_err(|e| err(ClientErrorCode::Config, peer, e.to_string()))?;
     let response = fetch
-        .get(join("/api/federation/v1/ca")?)
+        .get(join(base, "/api/federation/v1/ca", peer)?)
         .send()
         .await
         .map_err(|e| transport(peer, &e))?;
     if !response.status().is_success() {
         return Err(refusal(peer, response).await);
     }
-    let ca: CaResponse = response.json().await.map_err(|e| {
+    response.json().await.map_err(|e| {
         err(
             ClientErrorCode::InvalidResponse,
             peer,
             format!("CA answer is not JSON: {e}"),
         )
-    })?;
+    })
+}
+
+/// The fetched CA certificate, if it is the one the code pins.
+fn pinned_ca(
+    ca: &CaResponse,
+    code: &EnrollmentCode,
+    peer: &str,
+) -> Result<CertificateDer<'static>, FederationClientError> {
     let ca_der = CertificateDer::pem_slice_iter(ca.ca_certificate.as_bytes())
         .next()
         .and_then(Result::ok)
@@ -258,8 +293,16 @@ pub async fn enroll(
             ),
         ));
     }
+    Ok(ca_der)
+}
 
-    // 2. Enroll over a connection verified against the pinned CA.
+/// An HTTPS client that trusts `ca_der` alone.
+fn pinned_client(
+    ca_der: CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    timeout: Duration,
+    peer: &str,
+) -> Result<reqwest::Client, FederationClientError> {
     let mut roots = RootCertStore::empty();
     roots.add(ca_der).map_err(|e| {
         err(
@@ -273,18 +316,29 @@ pub async fn enroll(
         .map_err(|e| err(ClientErrorCode::Config, peer, e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let client = reqwest::Client::builder()
+    reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .https_only(true)
         .timeout(timeout)
         .build()
-        .map_err(|e| err(ClientErrorCode::Config, peer, e.to_string()))?;
+        .map_err(|e| err(ClientErrorCode::Config, peer, e.to_string()))
+}
+
+/// `POST /api/federation/v1/enroll`: the token and the CSR, for a
+/// certificate.
+async fn post_enrollment(
+    client: &reqwest::Client,
+    base: &Url,
+    code: &EnrollmentCode,
+    csr_pem: &str,
+    peer: &str,
+) -> Result<EnrollmentResponse, FederationClientError> {
     let body = EnrollmentRequest {
         token: code.token.as_str().to_owned(),
         csr: csr_pem.to_owned(),
     };
     let response = client
-        .post(join("/api/federation/v1/enroll")?)
+        .post(join(base, "/api/federation/v1/enroll", peer)?)
         .json(&body)
         .send()
         .await
@@ -292,16 +346,12 @@ pub async fn enroll(
     if !response.status().is_success() {
         return Err(refusal(peer, response).await);
     }
-    let response: EnrollmentResponse = response.json().await.map_err(|e| {
+    response.json().await.map_err(|e| {
         err(
             ClientErrorCode::InvalidResponse,
             peer,
             format!("enrollment answer is not JSON: {e}"),
         )
-    })?;
-    Ok(Enrolled {
-        response,
-        ca_pem: ca.ca_certificate,
     })
 }
 

@@ -5,8 +5,11 @@
 //! [`NodeConfig`]. Every error names the file or variable, the key and what to
 //! change. [`Settings`] is the checked result with defaults filled in.
 
-use figment::value::{Dict, Map, Value};
-use figment::{Figment, Metadata, Profile, Provider};
+mod sources;
+
+pub use sources::load_raw;
+
+use figment::Figment;
 use mosaic_nodes::NodeConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -18,19 +21,6 @@ pub const CONFIG_ENV: &str = "MOSAIC_NODE_CONFIG";
 pub const ENV_PREFIX: &str = "MOSAIC_NODE_";
 /// Name of the node state file inside `state_dir`.
 pub const STATE_FILE_NAME: &str = "node.json";
-
-/// Keys of the file whose values are numbers (environment values for them
-/// are parsed as numbers; every other key takes the text as is).
-const NUMERIC_KEYS: &[&str] = &[
-    "task_timeout_secs",
-    "max_concurrent_tasks",
-    "reconnect_max_secs",
-];
-
-/// Figment metadata name of values that came from the environment.
-const ENV_SOURCE: &str = "agent-node environment";
-/// Figment metadata name of values that came from the YAML file.
-const FILE_SOURCE: &str = "agent-node config file";
 
 /// A configuration that cannot be used. The message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -124,74 +114,6 @@ pub fn resolve_path(flag: Option<&Path>) -> Result<ConfigPath, ConfigError> {
     })
 }
 
-/// The YAML file as a figment provider, so errors can name it.
-struct YamlFile {
-    path: PathBuf,
-    value: serde_norway::Value,
-}
-
-impl Provider for YamlFile {
-    fn metadata(&self) -> Metadata {
-        Metadata::from(FILE_SOURCE, figment::Source::File(self.path.clone()))
-    }
-
-    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        figment::providers::Serialized::defaults(&self.value).data()
-    }
-}
-
-/// `MOSAIC_NODE_*` variables. Text stays text (a token of digits is still a
-/// token); only the numeric keys are parsed as numbers.
-struct EnvVars {
-    vars: Vec<(String, String)>,
-}
-
-impl EnvVars {
-    fn from_process() -> Self {
-        let vars = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .filter_map(|(k, v)| {
-                let key = k.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
-                // Only this file's keys: the gateway reads `MOSAIC_NODE_ADDR`
-                // and `MOSAIC_NODE_URL`, which may well be set in the same shell.
-                KNOWN_KEYS
-                    .split(", ")
-                    .any(|known| known == key)
-                    .then_some((key, v))
-            })
-            .collect();
-        Self { vars }
-    }
-}
-
-impl Provider for EnvVars {
-    fn metadata(&self) -> Metadata {
-        Metadata::named(ENV_SOURCE)
-    }
-
-    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
-        let mut dict = Dict::new();
-        for (key, raw) in &self.vars {
-            let value = if NUMERIC_KEYS.contains(&key.as_str()) {
-                match raw.trim().parse::<u32>() {
-                    Ok(n) => Value::from(n),
-                    Err(_) => Value::from(raw.clone()),
-                }
-            } else {
-                Value::from(raw.clone())
-            };
-            dict.insert(key.clone(), value);
-        }
-        let mut map = Map::new();
-        map.insert(Profile::Default, dict);
-        Ok(map)
-    }
-}
-
-fn env_var_name(key: &str) -> String {
-    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
-}
-
 /// What to write for `key`, appended to errors about it.
 fn hint(key: &str) -> &'static str {
     match key {
@@ -209,107 +131,6 @@ fn hint(key: &str) -> &'static str {
         "workspace" | "state_dir" => "use a directory path",
         _ => "see the configuration printed by `mosaic node invite`",
     }
-}
-
-const KNOWN_KEYS: &str = "gateway, ca_cert, server_name, invite_token, name, workspace, state_dir, task_timeout_secs, max_concurrent_tasks, reconnect_max_secs, log";
-
-fn source_name(meta: Option<&Metadata>, key: &str, file: &Path) -> String {
-    match meta {
-        Some(m) if m.name == ENV_SOURCE => format!("environment variable {}", env_var_name(key)),
-        _ => format!("config file {}", file.display()),
-    }
-}
-
-fn from_figment(err: figment::Error, file: &Path) -> ConfigError {
-    use figment::error::Kind;
-    let err = err
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| figment::Error::from("unknown error".to_owned()));
-    let key = match (&err.kind, err.path.is_empty()) {
-        (Kind::MissingField(name), _) => name.to_string(),
-        (Kind::UnknownField(name, _), _) => name.clone(),
-        (_, false) => err.path.join("."),
-        (_, true) => String::new(),
-    };
-    let source = source_name(err.metadata.as_ref(), &key, file);
-    let problem = match &err.kind {
-        Kind::MissingField(_) => format!(
-            "this required key is missing: {} (or set {})",
-            hint(&key),
-            env_var_name(&key)
-        ),
-        Kind::UnknownField(_, _) => {
-            format!("unknown key: remove it; the known keys are {KNOWN_KEYS}")
-        }
-        other => format!("{other}: {}", hint(&key)),
-    };
-    ConfigError::Invalid {
-        source_name: source,
-        key,
-        problem,
-    }
-}
-
-/// Reads the file at `path`, merges the environment and extracts the
-/// configuration, without further checks (see [`Settings::resolve`]).
-///
-/// # Errors
-/// A missing or unreadable file, bad YAML (with its line), a missing or
-/// unknown key, or a value of the wrong type.
-pub fn load_raw(path: &ConfigPath) -> Result<(NodeConfig, Figment), ConfigError> {
-    let file = &path.path;
-    let text = match std::fs::read_to_string(file) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ConfigError::Missing {
-                path: file.clone(),
-                named_by: path.named_by.clone(),
-            });
-        }
-        Err(error) => {
-            return Err(ConfigError::Unreadable {
-                path: file.clone(),
-                error,
-            });
-        }
-    };
-    let value: serde_norway::Value = if text.trim().is_empty() {
-        serde_norway::Value::Mapping(serde_norway::Mapping::new())
-    } else {
-        serde_norway::from_str(&text).map_err(|e| ConfigError::Yaml {
-            path: file.clone(),
-            location: match e.location() {
-                // The parser's message usually says where already.
-                Some(l) if !e.to_string().contains(" line ") => {
-                    format!(" at line {} column {}", l.line(), l.column())
-                }
-                _ => String::new(),
-            },
-            message: e.to_string(),
-        })?
-    };
-    let value = match value {
-        serde_norway::Value::Null => serde_norway::Value::Mapping(serde_norway::Mapping::new()),
-        v @ serde_norway::Value::Mapping(_) => v,
-        _ => {
-            return Err(ConfigError::Yaml {
-                path: file.clone(),
-                location: String::new(),
-                message: "the file must be a mapping of keys such as `gateway: https://…` and `ca_cert: |`".to_owned(),
-            });
-        }
-    };
-    let figment = Figment::new()
-        .merge(YamlFile {
-            path: file.clone(),
-            value,
-        })
-        .merge(EnvVars::from_process());
-    let config = figment
-        .extract::<NodeConfig>()
-        .map_err(|e| from_figment(e, file))?;
-    Ok((config, figment))
 }
 
 /// A checked configuration with every default filled in.
@@ -361,114 +182,40 @@ impl Settings {
         file: &Path,
         figment: &Figment,
     ) -> Result<Self, ConfigError> {
-        let invalid = |key: &str, problem: String| ConfigError::Invalid {
-            source_name: source_name(figment.find_metadata(key), key, file),
-            key: key.to_owned(),
-            problem,
-        };
-
-        let url = url::Url::parse(config.gateway.trim()).map_err(|e| {
-            invalid(
-                "gateway",
-                format!(
-                    "`{}` is not a URL ({e}): {}",
-                    config.gateway,
-                    hint("gateway")
-                ),
-            )
-        })?;
-        if url.scheme() != "https" {
-            return Err(invalid(
-                "gateway",
-                format!(
-                    "`{}` is not an https:// URL (the node only talks TLS): {}",
-                    config.gateway,
-                    hint("gateway")
-                ),
-            ));
-        }
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) => d.to_owned(),
-            Some(url::Host::Ipv4(a)) => a.to_string(),
-            Some(url::Host::Ipv6(a)) => a.to_string(),
-            None => {
-                return Err(invalid(
-                    "gateway",
-                    format!("`{}` has no host: {}", config.gateway, hint("gateway")),
-                ));
-            }
-        };
-        if url.path() != "/" || url.query().is_some() {
-            return Err(invalid(
-                "gateway",
-                format!(
-                    "`{}` has a path or query; give only `https://host:port`",
-                    config.gateway
-                ),
-            ));
-        }
-        let host_in_url = url.host_str().unwrap_or(&host);
-        let gateway = match url.port() {
-            Some(port) => format!("https://{host_in_url}:{port}"),
-            None => format!("https://{host_in_url}"),
-        };
-
+        let blame = Blame { file, figment };
+        let (gateway, host) = gateway_endpoint(&config.gateway, &blame)?;
         check_pem(&config.ca_cert)
-            .map_err(|why| invalid("ca_cert", format!("{why}: {}", hint("ca_cert"))))?;
-
+            .map_err(|why| blame.invalid("ca_cert", format!("{why}: {}", hint("ca_cert"))))?;
         let server_name = match config.server_name.as_deref().map(str::trim) {
             Some("") | None => host,
             Some(name) => name.to_owned(),
         };
-
-        for (key, value) in [
-            ("task_timeout_secs", config.task_timeout_secs),
-            ("max_concurrent_tasks", config.max_concurrent_tasks),
-            ("reconnect_max_secs", config.reconnect_max_secs),
-        ] {
-            if value == 0 {
-                return Err(invalid(key, format!("0 is not allowed: {}", hint(key))));
-            }
-        }
-
-        let log = config
-            .log
-            .as_deref()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned);
-        if let Some(filter) = &log {
-            tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
-                invalid(
-                    "log",
-                    format!("`{filter}` is not a log filter ({e}): {}", hint("log")),
-                )
-            })?;
-        }
+        check_limits(&config, &blame)?;
+        let log = log_filter(config.log.as_deref(), &blame)?;
 
         let base = file.parent().unwrap_or(Path::new("."));
-        let workspace = match &config.workspace {
-            Some(p) if !p.as_os_str().is_empty() => expand(p, base),
-            _ => dirs::home_dir()
-                .map(|h| h.join("mosaic-workspace"))
-                .ok_or_else(|| {
-                    invalid(
-                        "workspace",
-                        "the home directory is unknown, so there is no default: set it".to_owned(),
-                    )
-                })?,
-        };
-        let state_dir = match &config.state_dir {
-            Some(p) if !p.as_os_str().is_empty() => expand(p, base),
-            _ => dirs::data_dir()
-                .map(|d| d.join("mosaic").join("agent-node"))
-                .ok_or_else(|| {
-                    invalid(
-                        "state_dir",
-                        "the data directory is unknown, so there is no default: set it".to_owned(),
-                    )
-                })?,
-        };
+        let workspace = dir_or_default(
+            config.workspace.as_deref(),
+            base,
+            || dirs::home_dir().map(|h| h.join("mosaic-workspace")),
+            || {
+                blame.invalid(
+                    "workspace",
+                    "the home directory is unknown, so there is no default: set it".to_owned(),
+                )
+            },
+        )?;
+        let state_dir = dir_or_default(
+            config.state_dir.as_deref(),
+            base,
+            || dirs::data_dir().map(|d| d.join("mosaic").join("agent-node")),
+            || {
+                blame.invalid(
+                    "state_dir",
+                    "the data directory is unknown, so there is no default: set it".to_owned(),
+                )
+            },
+        )?;
 
         let name = config
             .name
@@ -524,6 +271,108 @@ impl Settings {
             reconnect_max_secs: self.config.reconnect_max_secs,
             log: self.log.clone(),
         }
+    }
+}
+
+/// Builds the errors of [`Settings::resolve`], naming where the value at
+/// fault came from: the file, or the environment variable that overrode it.
+struct Blame<'a> {
+    file: &'a Path,
+    figment: &'a Figment,
+}
+
+impl Blame<'_> {
+    fn invalid(&self, key: &str, problem: String) -> ConfigError {
+        ConfigError::Invalid {
+            source_name: sources::source_name(self.figment.find_metadata(key), key, self.file),
+            key: key.to_owned(),
+            problem,
+        }
+    }
+}
+
+/// The `gateway` value as `https://host[:port]`, and its host (the default
+/// name expected on the gateway's certificate).
+fn gateway_endpoint(gateway: &str, blame: &Blame<'_>) -> Result<(String, String), ConfigError> {
+    let invalid = |problem: String| blame.invalid("gateway", problem);
+    let url = url::Url::parse(gateway.trim()).map_err(|e| {
+        invalid(format!(
+            "`{gateway}` is not a URL ({e}): {}",
+            hint("gateway")
+        ))
+    })?;
+    if url.scheme() != "https" {
+        return Err(invalid(format!(
+            "`{gateway}` is not an https:// URL (the node only talks TLS): {}",
+            hint("gateway")
+        )));
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) => d.to_owned(),
+        Some(url::Host::Ipv4(a)) => a.to_string(),
+        Some(url::Host::Ipv6(a)) => a.to_string(),
+        None => {
+            return Err(invalid(format!(
+                "`{gateway}` has no host: {}",
+                hint("gateway")
+            )));
+        }
+    };
+    if url.path() != "/" || url.query().is_some() {
+        return Err(invalid(format!(
+            "`{gateway}` has a path or query; give only `https://host:port`"
+        )));
+    }
+    let host_in_url = url.host_str().unwrap_or(&host);
+    let endpoint = match url.port() {
+        Some(port) => format!("https://{host_in_url}:{port}"),
+        None => format!("https://{host_in_url}"),
+    };
+    Ok((endpoint, host))
+}
+
+/// Refuses a zero time limit, task count or back-off cap.
+fn check_limits(config: &NodeConfig, blame: &Blame<'_>) -> Result<(), ConfigError> {
+    for (key, value) in [
+        ("task_timeout_secs", config.task_timeout_secs),
+        ("max_concurrent_tasks", config.max_concurrent_tasks),
+        ("reconnect_max_secs", config.reconnect_max_secs),
+    ] {
+        if value == 0 {
+            return Err(blame.invalid(key, format!("0 is not allowed: {}", hint(key))));
+        }
+    }
+    Ok(())
+}
+
+/// The `log` filter, trimmed, when set and parseable.
+fn log_filter(log: Option<&str>, blame: &Blame<'_>) -> Result<Option<String>, ConfigError> {
+    let log = log
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned);
+    if let Some(filter) = &log {
+        tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| {
+            blame.invalid(
+                "log",
+                format!("`{filter}` is not a log filter ({e}): {}", hint("log")),
+            )
+        })?;
+    }
+    Ok(log)
+}
+
+/// The configured directory (expanded against `base`), else `default`; when
+/// there is neither, the error `missing` builds.
+fn dir_or_default(
+    configured: Option<&Path>,
+    base: &Path,
+    default: impl FnOnce() -> Option<PathBuf>,
+    missing: impl FnOnce() -> ConfigError,
+) -> Result<PathBuf, ConfigError> {
+    match configured {
+        Some(p) if !p.as_os_str().is_empty() => Ok(expand(p, base)),
+        _ => default().ok_or_else(missing),
     }
 }
 
