@@ -9,6 +9,7 @@ mod remote;
 mod render;
 
 use crate::commands::Global;
+use crate::gateway_client::GatewayClient;
 use clap::{Args, Subcommand};
 use mosaic_backlog::api::{CompleteBody, FailBody, RenewBody};
 use mosaic_backlog::{
@@ -343,12 +344,10 @@ pub async fn run(global: &Global, cmd: BacklogCommand) -> anyhow::Result<()> {
     let (op, json) = cmd.action.into_op()?;
     let outcome = match cmd.target.gateway {
         Some(url) => {
-            let token = cmd.target.token.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--gateway needs a token: pass --token or set MOSAIC_TOKEN (issue one on the gateway's host)"
-                )
-            })?;
-            remote::Client::new(&url, &token)?.run(op).await?
+            let client = GatewayClient::new(&url, cmd.target.token.as_deref())?.require_token(
+                "--gateway needs a token: pass --token or set MOSAIC_TOKEN (issue one on the gateway's host)",
+            )?;
+            remote::run(&client, op).await?
         }
         None => {
             let store = global.store().await?;
