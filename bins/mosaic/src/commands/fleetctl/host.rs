@@ -53,14 +53,14 @@ fn print_status(rows: &[ops::StatusRow], json: bool) -> anyhow::Result<()> {
     if json {
         return crate::output::json(&rows);
     }
-    println!("{:<24}  SESSION", "AGENT");
-    for r in rows {
-        println!(
-            "{:<24}  {}",
-            r.name,
-            if r.running { "running" } else { "not running" }
-        );
-    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let session = if r.running { "running" } else { "not running" };
+            vec![r.name.to_string(), session.to_owned()]
+        })
+        .collect();
+    println!("{}", crate::output::table(&["AGENT", "SESSION"], &cells));
     Ok(())
 }
 

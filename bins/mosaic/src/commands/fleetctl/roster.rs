@@ -1,6 +1,7 @@
 //! Roster and library verbs.
 
 use super::{Ctx, print_report};
+use crate::output::table;
 use anyhow::Context as _;
 use clap::Args;
 use mosaic_fleet::library::{PersonaLibrary, ProfileSet, Source};
@@ -9,13 +10,7 @@ use mosaic_fleet::{AgentName, Runtime};
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Just `--json`.
-#[derive(Debug, Args)]
-pub struct JsonArgs {
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
+pub use crate::output::JsonArgs;
 
 /// `fleet init`.
 #[derive(Debug, Args)]
@@ -229,24 +224,27 @@ pub fn profiles(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
     if a.json {
         return crate::output::json(&rows);
     }
-    println!(
-        "{:<20}  {:<30}  {:<20}  {:>5}  VALID",
-        "ID", "TITLE", "LEAD", "SEATS"
-    );
-    for r in &rows {
-        println!(
-            "{:<20}  {:<30}  {:<20}  {:>5}  {}",
-            r.id,
-            r.title,
-            r.lead,
-            r.seats,
-            if r.problems.is_empty() {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let valid = if r.problems.is_empty() {
                 "yes".to_owned()
             } else {
                 r.problems.join("; ")
-            }
-        );
-    }
+            };
+            vec![
+                r.id.clone(),
+                r.title.clone(),
+                r.lead.clone(),
+                r.seats.to_string(),
+                valid,
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(&["ID", "TITLE", "LEAD", "SEATS", "VALID"], &cells)
+    );
     Ok(())
 }
 
@@ -277,18 +275,23 @@ pub fn roles(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
     if a.json {
         return crate::output::json(&rows);
     }
-    println!("{:<26}  {:<12}  {:<10}  SOURCE", "CLASS", "DOMAIN", "SEAT");
-    for r in &rows {
-        let seat = match r.persistent {
-            Some(true) => "persistent",
-            Some(false) => "task",
-            None => "-",
-        };
-        println!(
-            "{:<26}  {:<12}  {:<10}  {}",
-            r.class, r.domain, seat, r.source
-        );
-    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let seat = match r.persistent {
+                Some(true) => "persistent",
+                Some(false) => "task",
+                None => "-",
+            };
+            vec![
+                r.class.clone(),
+                r.domain.clone(),
+                seat.to_owned(),
+                r.source.clone(),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["CLASS", "DOMAIN", "SEAT", "SOURCE"], &cells));
     Ok(())
 }
 
