@@ -24,9 +24,8 @@ pub struct InitArgs {
     /// Replace an existing roster.
     #[arg(long)]
     force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// `fleet provision`.
@@ -41,9 +40,8 @@ pub struct ProvisionArgs {
     /// Replace an existing roster.
     #[arg(long)]
     force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 #[derive(Serialize)]
@@ -88,12 +86,12 @@ fn print_init(ctx: &Ctx, out: &InitOutcome, json: bool) -> anyhow::Result<()> {
 pub fn init(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
     let preset = a.profile.parse()?;
     let out = ops::init(&ctx.fleet(), preset, a.write, a.force)?;
-    print_init(ctx, &out, a.json)
+    print_init(ctx, &out, a.out.json)
 }
 
 pub fn provision(ctx: &Ctx, a: ProvisionArgs) -> anyhow::Result<()> {
     let out = ops::provision(&ctx.fleet(), &a.profile, a.write, a.force)?;
-    print_init(ctx, &out, a.json)
+    print_init(ctx, &out, a.out.json)
 }
 
 /// `fleet add`.
@@ -116,9 +114,8 @@ pub struct AddArgs {
     /// Add it without starting it.
     #[arg(long)]
     no_start: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn add(ctx: &Ctx, a: AddArgs) -> anyhow::Result<()> {
@@ -133,7 +130,7 @@ pub fn add(ctx: &Ctx, a: AddArgs) -> anyhow::Result<()> {
             start: !a.no_start,
         },
     )?;
-    print_report(&report, a.json)
+    print_report(&report, a.out.json)
 }
 
 /// `fleet edit`.
@@ -159,9 +156,8 @@ pub struct EditArgs {
     /// Set its runtime.
     #[arg(long)]
     runtime: Option<String>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn edit(ctx: &Ctx, a: EditArgs) -> anyhow::Result<()> {
@@ -179,7 +175,7 @@ pub fn edit(ctx: &Ctx, a: EditArgs) -> anyhow::Result<()> {
         class: a.class,
         runtime: a.runtime.map(|r| r.parse::<Runtime>()).transpose()?,
     };
-    print_report(&ops::edit(&ctx.fleet(), &a.name, req)?, a.json)
+    print_report(&ops::edit(&ctx.fleet(), &a.name, req)?, a.out.json)
 }
 
 /// `fleet remove`.
@@ -190,13 +186,15 @@ pub struct RemoveArgs {
     /// Keep its env file and leave its unit enabled.
     #[arg(long)]
     keep_files: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn remove(ctx: &Ctx, a: RemoveArgs) -> anyhow::Result<()> {
-    print_report(&ops::remove(&ctx.fleet(), &a.name, a.keep_files)?, a.json)
+    print_report(
+        &ops::remove(&ctx.fleet(), &a.name, a.keep_files)?,
+        a.out.json,
+    )
 }
 
 #[derive(Serialize)]
@@ -307,9 +305,8 @@ pub struct NorthStarArgs {
     /// Fail when --output differs from what the YAML renders.
     #[arg(long, requires = "output")]
     check: bool,
-    /// Print {"markdown": …} as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn north_star(a: NorthStarArgs) -> anyhow::Result<()> {
@@ -333,7 +330,7 @@ pub fn north_star(a: NorthStarArgs) -> anyhow::Result<()> {
             std::fs::write(&out, &md).with_context(|| format!("cannot write {}", out.display()))?;
             println!("Wrote {}.", out.display());
         }
-        (None, _) if a.json => crate::output::json(&serde_json::json!({ "markdown": md }))?,
+        (None, _) if a.out.json => crate::output::json(&serde_json::json!({ "markdown": md }))?,
         (None, _) => print!("{md}"),
     }
     Ok(())
@@ -347,15 +344,14 @@ pub struct CommsBlockArgs {
     /// View from this host instead of this machine (cross-host preview).
     #[arg(long)]
     host: Option<String>,
-    /// Print {"role", "block"} as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn comms_block(ctx: &Ctx, a: CommsBlockArgs) -> anyhow::Result<()> {
     let host = a.host.unwrap_or_else(mosaic_fleet::short_hostname);
     let block = mosaic_fleet::comms::resolve_comms_block(ctx.paths.home(), &a.role, &host)?;
-    if a.json {
+    if a.out.json {
         return crate::output::json(
             &serde_json::json!({ "role": a.role, "host": host, "block": block }),
         );
