@@ -5,6 +5,7 @@
 //! `--json`.
 
 mod commands;
+mod gateway_client;
 mod output;
 
 use clap::{CommandFactory, Parser, Subcommand};

@@ -23,6 +23,7 @@
 //! );
 //! ```
 
+pub mod admin;
 mod error;
 mod federation;
 mod ids;

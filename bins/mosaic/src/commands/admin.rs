@@ -1,9 +1,9 @@
 //! `mosaic admin`: local administration with direct access to the store.
 
 use crate::commands::Global;
-use crate::output;
+use crate::output::{self, JsonArgs, OutputArgs};
 use clap::Subcommand;
-use mosaic_auth::Tokens;
+use mosaic_auth::{TokenInfo, Tokens};
 use serde::Serialize;
 
 /// Administration commands. They open the gateway's store directly, so they run
@@ -12,15 +12,13 @@ use serde::Serialize;
 pub enum AdminCommand {
     /// Revoke every admin token and print a new one (shown once).
     RotateToken {
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// List API tokens (never their secrets).
     Tokens {
-        /// Print the list as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -36,44 +34,47 @@ pub async fn run(global: &Global, cmd: AdminCommand) -> anyhow::Result<()> {
     store.migrate().await?;
     let tokens = Tokens::new(store.conn());
     match cmd {
-        AdminCommand::RotateToken { json } => {
+        AdminCommand::RotateToken { out } => {
             let issued = tokens.rotate_admin().await?;
-            if json {
-                output::json(&Rotated {
-                    id: issued.id,
-                    token: issued.secret,
-                })?;
-            } else {
-                println!("admin token: {}", issued.secret);
-                println!("(shown once; every earlier admin token is revoked)");
-            }
+            let rotated = Rotated {
+                id: issued.id,
+                token: issued.secret,
+            };
+            out.print(&rotated, |r| {
+                format!(
+                    "admin token: {}\n(shown once; every earlier admin token is revoked)",
+                    r.token
+                )
+            })?;
         }
-        AdminCommand::Tokens { json } => {
+        AdminCommand::Tokens { out } => {
             let list = tokens.list().await?;
-            if json {
-                output::json(&list)?;
-            } else {
-                println!(
-                    "{:<36}  {:<5}  {:<16}  {:<20}  STATE",
-                    "ID", "ROLE", "USER", "LABEL"
-                );
-                for t in list {
-                    println!(
-                        "{:<36}  {:<5}  {:<16}  {:<20}  {}",
-                        t.id,
-                        t.role,
-                        t.user_id.as_deref().unwrap_or("-"),
-                        t.label,
-                        if t.revoked_at.is_some() {
-                            "revoked"
-                        } else {
-                            "live"
-                        }
-                    );
-                }
-            }
+            let ids = |l: &Vec<TokenInfo>| l.iter().map(|t| t.id.clone()).collect();
+            out.print(&list, ids, |l| token_table(l))?;
         }
     }
     store.close().await?;
     Ok(())
+}
+
+/// `mosaic admin tokens`.
+fn token_table(list: &[TokenInfo]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.clone(),
+                t.role.to_string(),
+                output::or_dash(t.user_id.as_deref()),
+                t.label.clone(),
+                if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                }
+                .to_owned(),
+            ]
+        })
+        .collect();
+    output::table(&["ID", "ROLE", "USER", "LABEL", "STATE"], &rows)
 }

@@ -1,6 +1,7 @@
 //! `mosaic agent …` (one fleet agent) and `mosaic compose-contract`.
 
 use crate::commands::fleetctl::Ctx;
+use crate::output::JsonArgs;
 use clap::{Args, Subcommand};
 use mosaic_fleet::contract::{ContractContext, compose_contract};
 use mosaic_fleet::launch::{LaunchSpec, launch_argv, locate};
@@ -27,9 +28,8 @@ pub enum AgentCommand {
         /// Seconds --verify waits.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Watch an agent read-only (tmux attach -r on a viewer session).
     Watch {
@@ -43,9 +43,8 @@ pub enum AgentCommand {
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 80)]
         lines: u32,
-        /// Print {"agent", "text"} as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Start a fresh conversation in an agent (types its runtime's reset command).
     Reset {
@@ -54,17 +53,15 @@ pub enum AgentCommand {
         /// The command to type instead of the runtime's default (/clear or /new).
         #[arg(long)]
         command: Option<String>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Whether an agent's session runs (without an agent: tmux ls on the fleet's socket).
     Status {
         /// The agent.
         agent: Option<String>,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Run an agent runtime with its composed contract (used inside agent panes).
     Launch(LaunchArgs),
@@ -94,9 +91,8 @@ pub struct LaunchArgs {
 pub struct ComposeContractArgs {
     /// claude, codex, pi or opencode.
     runtime: String,
-    /// Print {"runtime", "contract"} as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 fn env(key: &str) -> Option<String> {
@@ -123,7 +119,7 @@ pub fn compose(a: ComposeContractArgs) -> anyhow::Result<()> {
     let ctx = Ctx::from_env()?;
     let runtime: Runtime = a.runtime.parse()?;
     let text = contract(&ctx, runtime)?;
-    if a.json {
+    if a.out.json {
         return crate::output::json(&serde_json::json!({ "runtime": runtime, "contract": text }));
     }
     println!("{text}");
@@ -141,7 +137,7 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             verify,
             source,
             timeout,
-            json,
+            out: JsonArgs { json },
         } => {
             let roster = fleet.roster()?;
             let mut opts =
@@ -161,7 +157,11 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             }
         }
         AgentCommand::Watch { agent } => Ok(ops::watch(&fleet, &agent)?),
-        AgentCommand::Tail { agent, lines, json } => {
+        AgentCommand::Tail {
+            agent,
+            lines,
+            out: JsonArgs { json },
+        } => {
             let text = ops::tail(&fleet, &agent, lines)?;
             if json {
                 return crate::output::json(&serde_json::json!({ "agent": agent, "text": text }));
@@ -172,7 +172,7 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Reset {
             agent,
             command,
-            json,
+            out: JsonArgs { json },
         } => {
             let typed = ops::reset(&fleet, &agent, command.as_deref())?;
             if json {
@@ -181,7 +181,10 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             println!("Typed {typed} into {agent}.");
             Ok(())
         }
-        AgentCommand::Status { agent, json } => {
+        AgentCommand::Status {
+            agent,
+            out: JsonArgs { json },
+        } => {
             let status = ops::agent_status(&fleet, agent.as_deref())?;
             if json {
                 crate::output::json(&status)?;

@@ -9,6 +9,8 @@ mod remote;
 mod render;
 
 use crate::commands::Global;
+use crate::gateway_client::GatewayClient;
+use crate::output::JsonArgs;
 use clap::{Args, Subcommand};
 use mosaic_backlog::api::{CompleteBody, FailBody, RenewBody};
 use mosaic_backlog::{
@@ -46,44 +48,7 @@ struct TargetArgs {
 #[derive(Debug, Subcommand)]
 enum Action {
     /// Create a card; a repeated idempotency key returns the existing card.
-    Create {
-        /// Stable id, e.g. A4 or fleet-001.
-        #[arg(long)]
-        id: CardId,
-        /// Short title.
-        #[arg(long)]
-        title: String,
-        /// Free-form description.
-        #[arg(long)]
-        body: Option<String>,
-        /// Board column or milestone label.
-        #[arg(long)]
-        phase: Option<String>,
-        /// Higher is sooner.
-        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-        priority: i32,
-        /// Cards that must be done first (comma-separated or repeated).
-        #[arg(long, value_delimiter = ',', value_name = "ID")]
-        depends_on: Vec<CardId>,
-        /// One acceptance criterion (repeat for several).
-        #[arg(long, value_name = "TEXT", conflicts_with = "acceptance_json")]
-        acceptance: Vec<String>,
-        /// Acceptance criteria as any JSON value.
-        #[arg(long, value_name = "JSON")]
-        acceptance_json: Option<String>,
-        /// Makes create idempotent: the same key returns the same card.
-        #[arg(long)]
-        idempotency_key: Option<String>,
-        /// Initial status: ready (default), blocked or done.
-        #[arg(long)]
-        status: Option<Status>,
-        /// Claims `fail` allows before it parks the card as blocked.
-        #[arg(long)]
-        max_attempts: Option<u32>,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Create(CreateArgs),
     /// List cards, highest priority first.
     List {
         /// Only this status.
@@ -95,9 +60,8 @@ enum Action {
         /// Only cards a claim could take now: ready with every dependency done.
         #[arg(long)]
         ready_only: bool,
-        /// Print the cards as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Claim the highest-priority ready card (or --id); prints it, or null.
     Claim {
@@ -110,9 +74,8 @@ enum Action {
         /// Claim this card only.
         #[arg(long)]
         id: Option<CardId>,
-        /// Print the card (or null) as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Restart a claim's TTL from now (owner only).
     Renew {
@@ -125,9 +88,8 @@ enum Action {
         /// New claim length in seconds (default: the current one).
         #[arg(long = "ttl", value_name = "SECONDS")]
         ttl_seconds: Option<u32>,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Give a claim up: the card is ready again at once (owner only).
     Release {
@@ -137,18 +99,16 @@ enum Action {
         /// The claim's holder.
         #[arg(long)]
         owner: Owner,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Return expired claims to ready (or one card's claim, expired or not).
     Reclaim {
         /// Release this card's claim whoever holds it.
         #[arg(long)]
         id: Option<CardId>,
-        /// Print the reclaimed ids as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Make --from depend on --to.
     Link {
@@ -158,33 +118,29 @@ enum Action {
         /// The card it waits for.
         #[arg(long)]
         to: CardId,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Counts per status, the oldest ready card's age, expired claims.
     Stats {
-        /// Print the stats as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Park a card: it is never claimed until unblocked.
     Block {
         /// The card.
         #[arg(long)]
         id: CardId,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Return a blocked card to ready with a fresh attempt budget.
     Unblock {
         /// The card.
         #[arg(long)]
         id: CardId,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Mark a card done and release its claim.
     Complete {
@@ -197,9 +153,8 @@ enum Action {
         /// Complete it whoever holds it, from any status.
         #[arg(long, conflicts_with = "owner")]
         force: bool,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Report a failed attempt: back to ready, or blocked after max attempts.
     Fail {
@@ -212,10 +167,75 @@ enum Action {
         /// What went wrong.
         #[arg(long)]
         error: String,
-        /// Print the card as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
+}
+
+/// `backlog create`.
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// Stable id, e.g. A4 or fleet-001.
+    #[arg(long)]
+    id: CardId,
+    /// Short title.
+    #[arg(long)]
+    title: String,
+    /// Free-form description.
+    #[arg(long)]
+    body: Option<String>,
+    /// Board column or milestone label.
+    #[arg(long)]
+    phase: Option<String>,
+    /// Higher is sooner.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    priority: i32,
+    /// Cards that must be done first (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    depends_on: Vec<CardId>,
+    /// One acceptance criterion (repeat for several).
+    #[arg(long, value_name = "TEXT", conflicts_with = "acceptance_json")]
+    acceptance: Vec<String>,
+    /// Acceptance criteria as any JSON value.
+    #[arg(long, value_name = "JSON")]
+    acceptance_json: Option<String>,
+    /// Makes create idempotent: the same key returns the same card.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Initial status: ready (default), blocked or done.
+    #[arg(long)]
+    status: Option<Status>,
+    /// Claims `fail` allows before it parks the card as blocked.
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    #[command(flatten)]
+    out: JsonArgs,
+}
+
+impl CreateArgs {
+    /// The card to create; `--acceptance-json` must be JSON.
+    fn into_card(self) -> anyhow::Result<NewCard> {
+        let acceptance = match self.acceptance_json {
+            Some(text) => Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("--acceptance-json is not valid JSON: {e}"))?,
+            ),
+            None if self.acceptance.is_empty() => None,
+            None => Some(serde_json::json!(self.acceptance)),
+        };
+        Ok(NewCard {
+            id: self.id,
+            title: self.title,
+            body: self.body,
+            phase: self.phase,
+            priority: self.priority,
+            depends_on: self.depends_on,
+            acceptance,
+            idempotency_key: self.idempotency_key,
+            status: self.status,
+            max_attempts: self.max_attempts,
+        })
+    }
 }
 
 /// One backlog operation, as either target runs it.
@@ -249,46 +269,15 @@ impl Action {
     /// The operation and whether to print JSON.
     fn into_op(self) -> anyhow::Result<(Op, bool)> {
         Ok(match self {
-            Action::Create {
-                id,
-                title,
-                body,
-                phase,
-                priority,
-                depends_on,
-                acceptance,
-                acceptance_json,
-                idempotency_key,
-                status,
-                max_attempts,
-                json,
-            } => {
-                let acceptance = match acceptance_json {
-                    Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
-                        anyhow::anyhow!("--acceptance-json is not valid JSON: {e}")
-                    })?),
-                    None if acceptance.is_empty() => None,
-                    None => Some(serde_json::json!(acceptance)),
-                };
-                let card = NewCard {
-                    id,
-                    title,
-                    body,
-                    phase,
-                    priority,
-                    depends_on,
-                    acceptance,
-                    idempotency_key,
-                    status,
-                    max_attempts,
-                };
-                (Op::Create(card), json)
+            Action::Create(a) => {
+                let json = a.out.json;
+                (Op::Create(a.into_card()?), json)
             }
             Action::List {
                 status,
                 phase,
                 ready_only,
-                json,
+                out: JsonArgs { json },
             } => (
                 Op::List(ListFilter {
                     status,
@@ -301,7 +290,7 @@ impl Action {
                 owner,
                 ttl_seconds,
                 id,
-                json,
+                out: JsonArgs { json },
             } => (
                 Op::Claim(ClaimRequest {
                     owner,
@@ -314,25 +303,44 @@ impl Action {
                 id,
                 owner,
                 ttl_seconds,
-                json,
+                out: JsonArgs { json },
             } => (Op::Renew(id, RenewBody { owner, ttl_seconds }), json),
-            Action::Release { id, owner, json } => (Op::Release(id, owner), json),
-            Action::Reclaim { id, json } => (Op::Reclaim(id), json),
-            Action::Link { from, to, json } => (Op::Link(from, to), json),
-            Action::Stats { json } => (Op::Stats, json),
-            Action::Block { id, json } => (Op::Block(id), json),
-            Action::Unblock { id, json } => (Op::Unblock(id), json),
+            Action::Release {
+                id,
+                owner,
+                out: JsonArgs { json },
+            } => (Op::Release(id, owner), json),
+            Action::Reclaim {
+                id,
+                out: JsonArgs { json },
+            } => (Op::Reclaim(id), json),
+            Action::Link {
+                from,
+                to,
+                out: JsonArgs { json },
+            } => (Op::Link(from, to), json),
+            Action::Stats {
+                out: JsonArgs { json },
+            } => (Op::Stats, json),
+            Action::Block {
+                id,
+                out: JsonArgs { json },
+            } => (Op::Block(id), json),
+            Action::Unblock {
+                id,
+                out: JsonArgs { json },
+            } => (Op::Unblock(id), json),
             Action::Complete {
                 id,
                 owner,
                 force,
-                json,
+                out: JsonArgs { json },
             } => (Op::Complete(id, CompleteBody { owner, force }), json),
             Action::Fail {
                 id,
                 owner,
                 error,
-                json,
+                out: JsonArgs { json },
             } => (Op::Fail(id, FailBody { owner, error }), json),
         })
     }
@@ -343,12 +351,10 @@ pub async fn run(global: &Global, cmd: BacklogCommand) -> anyhow::Result<()> {
     let (op, json) = cmd.action.into_op()?;
     let outcome = match cmd.target.gateway {
         Some(url) => {
-            let token = cmd.target.token.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--gateway needs a token: pass --token or set MOSAIC_TOKEN (issue one on the gateway's host)"
-                )
-            })?;
-            remote::Client::new(&url, &token)?.run(op).await?
+            let client = GatewayClient::new(&url, cmd.target.token.as_deref())?.require_token(
+                "--gateway needs a token: pass --token or set MOSAIC_TOKEN (issue one on the gateway's host)",
+            )?;
+            remote::run(&client, op).await?
         }
         None => {
             let store = global.store().await?;

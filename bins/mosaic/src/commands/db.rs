@@ -1,7 +1,7 @@
 //! `mosaic db`: schema migrations and status.
 
 use crate::commands::Global;
-use crate::output;
+use crate::output::{self, JsonArgs};
 use clap::Subcommand;
 use serde::Serialize;
 
@@ -10,15 +10,13 @@ use serde::Serialize;
 pub enum DbCommand {
     /// Apply every pending migration.
     Migrate {
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Show the backend, the schema version and pending migrations.
     Status {
-        /// Print the status as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
@@ -34,7 +32,9 @@ struct MigrateReport {
 pub async fn run(global: &Global, cmd: DbCommand) -> anyhow::Result<()> {
     let store = global.store().await?;
     match cmd {
-        DbCommand::Migrate { json } => {
+        DbCommand::Migrate {
+            out: JsonArgs { json },
+        } => {
             let before = store.status().await?;
             store.migrate().await?;
             let after = store.status().await?;
@@ -65,7 +65,9 @@ pub async fn run(global: &Global, cmd: DbCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        DbCommand::Status { json } => {
+        DbCommand::Status {
+            out: JsonArgs { json },
+        } => {
             let status = store.status().await?;
             if json {
                 output::json(&status)?;

@@ -2,7 +2,7 @@
 //! inside any certificate.
 
 use crate::commands::Global;
-use crate::output;
+use crate::output::{self, JsonArgs};
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Subcommand;
@@ -19,15 +19,13 @@ pub enum CaCommand {
     /// (what the gateway does on first start); with an external CA
     /// configured, check it instead. Safe to repeat: nothing existing is replaced.
     Init {
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Show the CA the gateway uses: subject, serial, validity, fingerprint.
     Show {
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
@@ -38,9 +36,8 @@ pub enum CertCommand {
     Inspect {
         /// The certificate file.
         file: PathBuf,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
@@ -99,7 +96,9 @@ pub fn run_ca(global: &Global, cmd: CaCommand) -> anyhow::Result<()> {
         &name,
     )?;
     match cmd {
-        CaCommand::Init { json } => {
+        CaCommand::Init {
+            out: JsonArgs { json },
+        } => {
             let pki = GatewayPki::load_or_create(&settings.data_dir, &options, Utc::now())?;
             let server = mosaic_identity::pem_certificates(&pki.server.cert_pem)
                 .ok()
@@ -117,7 +116,9 @@ pub fn run_ca(global: &Global, cmd: CaCommand) -> anyhow::Result<()> {
                 print_ca(&report, Some(&pki.paths));
             }
         }
-        CaCommand::Show { json } => {
+        CaCommand::Show {
+            out: JsonArgs { json },
+        } => {
             let ca = GatewayPki::load_ca(&settings.data_dir, &options.ca)?.with_context(|| {
                 format!(
                     "no gateway CA in {} yet; run `mosaic ca init` or start the gateway once",
@@ -144,7 +145,10 @@ pub fn run_ca(global: &Global, cmd: CaCommand) -> anyhow::Result<()> {
 /// Runs a `mosaic cert` command.
 pub fn run_cert(cmd: CertCommand) -> anyhow::Result<()> {
     match cmd {
-        CertCommand::Inspect { file, json } => {
+        CertCommand::Inspect {
+            file,
+            out: JsonArgs { json },
+        } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let der = certificate_pem_or_der(&bytes)

@@ -1,34 +1,23 @@
 //! The backlog through a gateway's HTTP API.
 
 use super::{Op, Outcome};
-use anyhow::{Context as _, bail};
+use crate::gateway_client::{ApiPath, GatewayClient, GatewayError};
 use mosaic_backlog::api::{self, CardAction, LinkBody, OwnerBody, ReclaimBody};
-use mosaic_types::ErrorEnvelope;
-use reqwest::{Method, Url};
+use reqwest::Method;
 use serde::de::DeserializeOwned;
-use std::time::Duration;
 
-/// One HTTP request: method, path segments below the gateway URL, query, body.
+/// One HTTP request: method, path and query below the gateway URL, body.
 #[derive(Debug, PartialEq)]
 pub(crate) struct Request {
     pub method: Method,
-    pub segments: Vec<String>,
-    pub query: Vec<(&'static str, String)>,
+    pub path: ApiPath,
     pub body: Option<serde_json::Value>,
 }
 
-fn segments(path: &str) -> Vec<String> {
-    path.trim_start_matches('/')
-        .split('/')
-        .map(str::to_owned)
-        .collect()
-}
-
-fn card_action(id: &mosaic_backlog::CardId, action: CardAction) -> Vec<String> {
-    let mut path = segments(api::CARDS);
-    path.push(id.as_str().to_owned());
-    path.push(action.segment().to_owned());
-    path
+fn card_action(id: &mosaic_backlog::CardId, action: CardAction) -> ApiPath {
+    ApiPath::new(api::CARDS)
+        .seg(id.as_str())
+        .seg(action.segment())
 }
 
 fn body(value: impl serde::Serialize) -> anyhow::Result<Option<serde_json::Value>> {
@@ -38,33 +27,23 @@ fn body(value: impl serde::Serialize) -> anyhow::Result<Option<serde_json::Value
 /// The request for `op`. Card ids become single path segments, so any id the
 /// backlog accepts survives the URL.
 pub(crate) fn request(op: &Op) -> anyhow::Result<Request> {
-    let post = |segments, body| Request {
+    let post = |path, body| Request {
         method: Method::POST,
-        segments,
-        query: Vec::new(),
+        path,
         body,
     };
+    let get = |path| Request {
+        method: Method::GET,
+        path,
+        body: None,
+    };
     Ok(match op {
-        Op::Create(card) => post(segments(api::CARDS), body(card)?),
-        Op::List(filter) => {
-            let mut query = Vec::new();
-            if let Some(status) = filter.status {
-                query.push(("status", status.as_str().to_owned()));
-            }
-            if let Some(phase) = &filter.phase {
-                query.push(("phase", phase.clone()));
-            }
-            if filter.ready_only {
-                query.push(("readyOnly", "true".to_owned()));
-            }
-            Request {
-                method: Method::GET,
-                segments: segments(api::CARDS),
-                query,
-                body: None,
-            }
-        }
-        Op::Claim(req) => post(segments(api::CLAIM), body(req)?),
+        Op::Create(card) => post(ApiPath::new(api::CARDS), body(card)?),
+        Op::List(filter) => get(ApiPath::new(api::CARDS)
+            .query_opt("status", filter.status.map(|s| s.as_str()))
+            .query_opt("phase", filter.phase.as_ref())
+            .query_opt("readyOnly", filter.ready_only.then_some(true))),
+        Op::Claim(req) => post(ApiPath::new(api::CLAIM), body(req)?),
         Op::Renew(id, renew) => post(card_action(id, CardAction::Renew), body(renew)?),
         Op::Release(id, owner) => post(
             card_action(id, CardAction::Release),
@@ -73,19 +52,14 @@ pub(crate) fn request(op: &Op) -> anyhow::Result<Request> {
             })?,
         ),
         Op::Reclaim(id) => post(
-            segments(api::RECLAIM),
+            ApiPath::new(api::RECLAIM),
             body(ReclaimBody { id: id.clone() })?,
         ),
         Op::Link(from, to) => post(
             card_action(from, CardAction::Link),
             body(LinkBody { to: to.clone() })?,
         ),
-        Op::Stats => Request {
-            method: Method::GET,
-            segments: segments(api::STATS),
-            query: Vec::new(),
-            body: None,
-        },
+        Op::Stats => get(ApiPath::new(api::STATS)),
         Op::Block(id) => post(card_action(id, CardAction::Block), None),
         Op::Unblock(id) => post(card_action(id, CardAction::Unblock), None),
         Op::Complete(id, complete) => post(card_action(id, CardAction::Complete), body(complete)?),
@@ -93,98 +67,26 @@ pub(crate) fn request(op: &Op) -> anyhow::Result<Request> {
     })
 }
 
-/// A gateway and the token to present to it.
-#[derive(Debug)]
-pub(crate) struct Client {
-    base: Url,
-    token: String,
-    http: reqwest::Client,
+/// Sends `op` through `client` and decodes the answer.
+pub(crate) async fn run(client: &GatewayClient, op: Op) -> anyhow::Result<Outcome> {
+    let req = request(&op)?;
+    Ok(match op {
+        Op::List(_) => Outcome::Cards(send(client, req).await?),
+        Op::Claim(_) => Outcome::Claimed(send(client, req).await?),
+        Op::Reclaim(_) => Outcome::Reclaimed(send(client, req).await?),
+        Op::Stats => Outcome::Stats(send(client, req).await?),
+        _ => Outcome::Card(send(client, req).await?),
+    })
 }
 
-impl Client {
-    /// A client for the gateway at `url`.
-    pub fn new(url: &str, token: &str) -> anyhow::Result<Self> {
-        let base = Url::parse(url).with_context(|| {
-            format!("--gateway `{url}` is not a URL (expected e.g. http://127.0.0.1:7420)")
-        })?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
-            bail!("--gateway `{url}` must be an http:// or https:// URL");
-        }
-        // Another part of the process may have installed a provider already;
-        // either way ring is the one in use.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .context("cannot set up the HTTP client")?;
-        Ok(Self {
-            base,
-            token: token.trim().to_owned(),
-            http,
-        })
-    }
-
-    fn url(&self, segments: &[String]) -> anyhow::Result<Url> {
-        let mut url = self.base.clone();
-        {
-            let mut path = url
-                .path_segments_mut()
-                .map_err(|()| anyhow::anyhow!("--gateway `{}` cannot take a path", self.base))?;
-            path.pop_if_empty();
-            path.extend(segments);
-        }
-        Ok(url)
-    }
-
-    /// Sends `op` and decodes the answer.
-    pub async fn run(&self, op: Op) -> anyhow::Result<Outcome> {
-        let req = request(&op)?;
-        Ok(match op {
-            Op::List(_) => Outcome::Cards(self.send(req).await?),
-            Op::Claim(_) => Outcome::Claimed(self.send(req).await?),
-            Op::Reclaim(_) => Outcome::Reclaimed(self.send(req).await?),
-            Op::Stats => Outcome::Stats(self.send(req).await?),
-            _ => Outcome::Card(self.send(req).await?),
-        })
-    }
-
-    async fn send<T: DeserializeOwned>(&self, req: Request) -> anyhow::Result<T> {
-        let mut url = self.url(&req.segments)?;
-        if !req.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(&req.query);
-        }
-        let mut builder = self
-            .http
-            .request(req.method, url.clone())
-            .bearer_auth(&self.token);
-        if let Some(body) = &req.body {
-            builder = builder.json(body);
-        }
-        let resp = builder
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the gateway at {}", self.base))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .with_context(|| format!("reading the gateway's answer from {url}"))?;
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).with_context(|| {
-                format!("the gateway's answer from {url} is not what it should be")
-            });
-        }
-        match serde_json::from_slice::<ErrorEnvelope>(&bytes) {
-            Ok(envelope) if status.as_u16() == 401 => bail!(
-                "the gateway refused the token ({}); check --token / MOSAIC_TOKEN",
-                envelope.error.message
-            ),
-            Ok(envelope) => bail!("{}", envelope.error.message),
-            Err(_) => bail!(
-                "the gateway answered {status} for {url}: {}",
-                String::from_utf8_lossy(&bytes).trim()
-            ),
-        }
+async fn send<T: DeserializeOwned>(
+    client: &GatewayClient,
+    req: Request,
+) -> Result<T, GatewayError> {
+    match (req.method, req.body) {
+        (Method::GET, _) => client.get(&req.path).await,
+        (_, Some(body)) => client.post(&req.path, &body).await,
+        (_, None) => client.post_empty(&req.path).await,
     }
 }
 
@@ -208,10 +110,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(req.method, Method::GET);
-        assert_eq!(req.segments.join("/"), "api/fleet/v1/backlog/cards");
+        assert_eq!(req.path.segments().join("/"), "api/fleet/v1/backlog/cards");
         assert_eq!(
-            req.query,
-            vec![
+            req.path.query_pairs(),
+            [
                 ("status", "ready".to_owned()),
                 ("phase", "M 1".to_owned()),
                 ("readyOnly", "true".to_owned())
@@ -231,7 +133,7 @@ mod tests {
         .unwrap();
         assert_eq!(req.method, Method::POST);
         assert_eq!(
-            req.segments.join("/"),
+            req.path.segments().join("/"),
             "api/fleet/v1/backlog/cards/A1/complete"
         );
         assert_eq!(req.body, Some(json!({"owner": "w"})));
@@ -242,20 +144,11 @@ mod tests {
 
     #[test]
     fn ids_are_encoded_as_one_segment() {
-        let client = Client::new("http://gw:7420/prefix/", "t").unwrap();
         let req = request(&Op::Block(id("a/b c?"))).unwrap();
-        let url = client.url(&req.segments).unwrap();
+        let base = reqwest::Url::parse("http://gw:7420/prefix/").unwrap();
         assert_eq!(
-            url.as_str(),
+            req.path.url(&base).as_str(),
             "http://gw:7420/prefix/api/fleet/v1/backlog/cards/a%2Fb%20c%3F/block"
         );
-    }
-
-    #[test]
-    fn gateway_urls_are_checked() {
-        for bad in ["gw:7420", "ftp://gw", "not a url"] {
-            let err = Client::new(bad, "t").unwrap_err().to_string();
-            assert!(err.contains("--gateway"), "{bad}: {err}");
-        }
     }
 }

@@ -80,11 +80,11 @@ fn table(cards: &[Card]) -> String {
     if cards.is_empty() {
         return "no cards\n".to_owned();
     }
-    let rows: Vec<[String; 7]> = cards
+    let rows: Vec<Vec<String>> = cards
         .iter()
         .map(|c| {
             let deps: Vec<&str> = c.depends_on.iter().map(|d| d.as_str()).collect();
-            [
+            vec![
                 c.id.to_string(),
                 c.status.to_string(),
                 c.priority.to_string(),
@@ -96,28 +96,8 @@ fn table(cards: &[Card]) -> String {
         })
         .collect();
     let header = ["ID", "STATUS", "PRI", "PHASE", "OWNER", "DEPENDS", "TITLE"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let line = |out: &mut String, cells: &[&str]| {
-        let last = cells.len() - 1;
-        for (i, cell) in cells.iter().enumerate() {
-            if i == last {
-                let _ = writeln!(out, "{cell}");
-            } else {
-                let _ = write!(out, "{cell:<width$}  ", width = widths[i]);
-            }
-        }
-    };
-    line(&mut out, &header);
-    for row in &rows {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        line(&mut out, &cells);
-    }
+    let mut out = output::table(&header, &rows);
+    out.push('\n');
     out
 }
 

@@ -13,9 +13,8 @@ use std::time::Duration;
 pub struct AgentsArgs {
     /// Agent names (default: every agent in the roster).
     agents: Vec<String>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn install(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
@@ -29,7 +28,7 @@ pub fn install(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
 
 pub fn start(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
     let report = ops::start(&ctx.fleet(), &a.agents)?;
-    if a.json {
+    if a.out.json {
         crate::output::json(&report)?;
     } else {
         print_report(&report.report, false)?;
@@ -46,26 +45,26 @@ pub fn start(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
 }
 
 pub fn stop(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
-    print_report(&ops::stop(&ctx.fleet(), &a.agents)?, a.json)
+    print_report(&ops::stop(&ctx.fleet(), &a.agents)?, a.out.json)
 }
 
 fn print_status(rows: &[ops::StatusRow], json: bool) -> anyhow::Result<()> {
     if json {
         return crate::output::json(&rows);
     }
-    println!("{:<24}  SESSION", "AGENT");
-    for r in rows {
-        println!(
-            "{:<24}  {}",
-            r.name,
-            if r.running { "running" } else { "not running" }
-        );
-    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let session = if r.running { "running" } else { "not running" };
+            vec![r.name.to_string(), session.to_owned()]
+        })
+        .collect();
+    println!("{}", crate::output::table(&["AGENT", "SESSION"], &cells));
     Ok(())
 }
 
 pub fn status(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
-    print_status(&ops::status(&ctx.fleet(), &a.agents)?, a.json)
+    print_status(&ops::status(&ctx.fleet(), &a.agents)?, a.out.json)
 }
 
 pub fn verify(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
@@ -80,9 +79,8 @@ pub fn verify(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
 /// `fleet ps`.
 #[derive(Debug, Args)]
 pub struct PsArgs {
-    /// Print the rows as JSON (one document per refresh with --watch).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
     /// Refresh every --interval seconds until interrupted.
     #[arg(long)]
     watch: bool,
@@ -101,7 +99,7 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> anyhow::Result<()> {
             &ProcSnapshot::read(),
             &PsOptions::from_env(ctx.systemd),
         )?;
-        if a.json {
+        if a.out.json {
             if a.watch {
                 println!("{}", serde_json::to_string(&rows)?);
             } else {
@@ -126,11 +124,10 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> anyhow::Result<()> {
 pub struct RestartArgs {
     /// The agent.
     agent: String,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn restart(ctx: &Ctx, a: RestartArgs) -> anyhow::Result<()> {
-    print_report(&ops::restart(&ctx.fleet(), &a.agent)?, a.json)
+    print_report(&ops::restart(&ctx.fleet(), &a.agent)?, a.out.json)
 }

@@ -1,6 +1,7 @@
 //! Roster and library verbs.
 
 use super::{Ctx, print_report};
+use crate::output::table;
 use anyhow::Context as _;
 use clap::Args;
 use mosaic_fleet::library::{PersonaLibrary, ProfileSet, Source};
@@ -9,13 +10,7 @@ use mosaic_fleet::{AgentName, Runtime};
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Just `--json`.
-#[derive(Debug, Args)]
-pub struct JsonArgs {
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
-}
+pub use crate::output::JsonArgs;
 
 /// `fleet init`.
 #[derive(Debug, Args)]
@@ -29,9 +24,8 @@ pub struct InitArgs {
     /// Replace an existing roster.
     #[arg(long)]
     force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 /// `fleet provision`.
@@ -46,9 +40,8 @@ pub struct ProvisionArgs {
     /// Replace an existing roster.
     #[arg(long)]
     force: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 #[derive(Serialize)]
@@ -93,12 +86,12 @@ fn print_init(ctx: &Ctx, out: &InitOutcome, json: bool) -> anyhow::Result<()> {
 pub fn init(ctx: &Ctx, a: InitArgs) -> anyhow::Result<()> {
     let preset = a.profile.parse()?;
     let out = ops::init(&ctx.fleet(), preset, a.write, a.force)?;
-    print_init(ctx, &out, a.json)
+    print_init(ctx, &out, a.out.json)
 }
 
 pub fn provision(ctx: &Ctx, a: ProvisionArgs) -> anyhow::Result<()> {
     let out = ops::provision(&ctx.fleet(), &a.profile, a.write, a.force)?;
-    print_init(ctx, &out, a.json)
+    print_init(ctx, &out, a.out.json)
 }
 
 /// `fleet add`.
@@ -121,9 +114,8 @@ pub struct AddArgs {
     /// Add it without starting it.
     #[arg(long)]
     no_start: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn add(ctx: &Ctx, a: AddArgs) -> anyhow::Result<()> {
@@ -138,7 +130,7 @@ pub fn add(ctx: &Ctx, a: AddArgs) -> anyhow::Result<()> {
             start: !a.no_start,
         },
     )?;
-    print_report(&report, a.json)
+    print_report(&report, a.out.json)
 }
 
 /// `fleet edit`.
@@ -164,9 +156,8 @@ pub struct EditArgs {
     /// Set its runtime.
     #[arg(long)]
     runtime: Option<String>,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn edit(ctx: &Ctx, a: EditArgs) -> anyhow::Result<()> {
@@ -184,7 +175,7 @@ pub fn edit(ctx: &Ctx, a: EditArgs) -> anyhow::Result<()> {
         class: a.class,
         runtime: a.runtime.map(|r| r.parse::<Runtime>()).transpose()?,
     };
-    print_report(&ops::edit(&ctx.fleet(), &a.name, req)?, a.json)
+    print_report(&ops::edit(&ctx.fleet(), &a.name, req)?, a.out.json)
 }
 
 /// `fleet remove`.
@@ -195,13 +186,15 @@ pub struct RemoveArgs {
     /// Keep its env file and leave its unit enabled.
     #[arg(long)]
     keep_files: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn remove(ctx: &Ctx, a: RemoveArgs) -> anyhow::Result<()> {
-    print_report(&ops::remove(&ctx.fleet(), &a.name, a.keep_files)?, a.json)
+    print_report(
+        &ops::remove(&ctx.fleet(), &a.name, a.keep_files)?,
+        a.out.json,
+    )
 }
 
 #[derive(Serialize)]
@@ -229,24 +222,27 @@ pub fn profiles(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
     if a.json {
         return crate::output::json(&rows);
     }
-    println!(
-        "{:<20}  {:<30}  {:<20}  {:>5}  VALID",
-        "ID", "TITLE", "LEAD", "SEATS"
-    );
-    for r in &rows {
-        println!(
-            "{:<20}  {:<30}  {:<20}  {:>5}  {}",
-            r.id,
-            r.title,
-            r.lead,
-            r.seats,
-            if r.problems.is_empty() {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let valid = if r.problems.is_empty() {
                 "yes".to_owned()
             } else {
                 r.problems.join("; ")
-            }
-        );
-    }
+            };
+            vec![
+                r.id.clone(),
+                r.title.clone(),
+                r.lead.clone(),
+                r.seats.to_string(),
+                valid,
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(&["ID", "TITLE", "LEAD", "SEATS", "VALID"], &cells)
+    );
     Ok(())
 }
 
@@ -277,18 +273,23 @@ pub fn roles(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
     if a.json {
         return crate::output::json(&rows);
     }
-    println!("{:<26}  {:<12}  {:<10}  SOURCE", "CLASS", "DOMAIN", "SEAT");
-    for r in &rows {
-        let seat = match r.persistent {
-            Some(true) => "persistent",
-            Some(false) => "task",
-            None => "-",
-        };
-        println!(
-            "{:<26}  {:<12}  {:<10}  {}",
-            r.class, r.domain, seat, r.source
-        );
-    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let seat = match r.persistent {
+                Some(true) => "persistent",
+                Some(false) => "task",
+                None => "-",
+            };
+            vec![
+                r.class.clone(),
+                r.domain.clone(),
+                seat.to_owned(),
+                r.source.clone(),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["CLASS", "DOMAIN", "SEAT", "SOURCE"], &cells));
     Ok(())
 }
 
@@ -304,9 +305,8 @@ pub struct NorthStarArgs {
     /// Fail when --output differs from what the YAML renders.
     #[arg(long, requires = "output")]
     check: bool,
-    /// Print {"markdown": …} as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn north_star(a: NorthStarArgs) -> anyhow::Result<()> {
@@ -330,7 +330,7 @@ pub fn north_star(a: NorthStarArgs) -> anyhow::Result<()> {
             std::fs::write(&out, &md).with_context(|| format!("cannot write {}", out.display()))?;
             println!("Wrote {}.", out.display());
         }
-        (None, _) if a.json => crate::output::json(&serde_json::json!({ "markdown": md }))?,
+        (None, _) if a.out.json => crate::output::json(&serde_json::json!({ "markdown": md }))?,
         (None, _) => print!("{md}"),
     }
     Ok(())
@@ -344,15 +344,14 @@ pub struct CommsBlockArgs {
     /// View from this host instead of this machine (cross-host preview).
     #[arg(long)]
     host: Option<String>,
-    /// Print {"role", "block"} as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
 pub fn comms_block(ctx: &Ctx, a: CommsBlockArgs) -> anyhow::Result<()> {
     let host = a.host.unwrap_or_else(mosaic_fleet::short_hostname);
     let block = mosaic_fleet::comms::resolve_comms_block(ctx.paths.home(), &a.role, &host)?;
-    if a.json {
+    if a.out.json {
         return crate::output::json(
             &serde_json::json!({ "role": a.role, "host": host, "block": block }),
         );

@@ -1,10 +1,10 @@
 //! `mosaic user|team` (admin token) and `mosaic project|task|note|memory`
 //! (user token): the native data a gateway holds.
 
-use super::client::seg;
-use super::{Connection, GatewayClient};
-use crate::output;
+use crate::gateway_client::{ApiPath, Connection};
+use crate::output::{JsonArgs, OutputArgs, table};
 use clap::Subcommand;
+use mosaic_types::admin::IssuedUserToken;
 use serde_json::{Value, json};
 
 /// `mosaic user`.
@@ -23,24 +23,16 @@ pub enum UserCommand {
         email: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// List users.
     #[command(alias = "ls")]
     List {
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Issue a token that acts as the user (shown once).
     Token {
@@ -51,12 +43,8 @@ pub enum UserCommand {
         label: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -76,12 +64,8 @@ pub enum TeamCommand {
         owner: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Add a user to a team (or change their role).
     Join {
@@ -94,12 +78,8 @@ pub enum TeamCommand {
         role: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Remove a user from a team.
     Leave {
@@ -109,6 +89,8 @@ pub enum TeamCommand {
         user: String,
         #[command(flatten)]
         conn: Connection,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
@@ -125,12 +107,8 @@ pub enum DataCommand {
         team: Option<String>,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Create a mission in a project.
     Mission {
@@ -142,12 +120,8 @@ pub enum DataCommand {
         project: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Create a task in a project or mission.
     Task {
@@ -165,12 +139,8 @@ pub enum DataCommand {
         status: Option<String>,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Write a note on a mission.
     Note {
@@ -182,12 +152,8 @@ pub enum DataCommand {
         content: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Record an insight.
     Insight {
@@ -196,100 +162,91 @@ pub enum DataCommand {
         content: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the new id (or token), for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
-fn show_q(
-    json: bool,
-    quiet: bool,
-    key: &str,
-    value: &Value,
-    human: impl FnOnce(&Value) -> String,
-) -> anyhow::Result<()> {
-    if quiet {
-        println!("{}", s(value, key));
-        Ok(())
-    } else if json {
-        output::json(value)
-    } else {
-        println!("{}", human(value));
-        Ok(())
+/// A string field of a gateway answer (`-` when absent).
+fn s(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
     }
 }
 
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str()
-        .map_or_else(|| v[k].to_string(), str::to_owned)
+/// Prints a created record: JSON, its `key` field with `-q`, else `human`.
+fn created(
+    out: OutputArgs,
+    v: &Value,
+    key: &str,
+    human: impl FnOnce(&Value) -> String,
+) -> anyhow::Result<()> {
+    out.print(v, |v| vec![s(v, key)], human)
+}
+
+/// `mosaic user ls`.
+fn user_table(users: &Value) -> String {
+    let rows: Vec<Vec<String>> = users
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| vec![s(u, "id"), s(u, "name"), s(u, "email")])
+        .collect();
+    table(&["ID", "NAME", "EMAIL"], &rows)
 }
 
 /// Runs `mosaic user`.
 pub async fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    const USERS: &str = "/api/admin/v1/users";
     match cmd {
         UserCommand::Add {
             id,
             name,
             email,
             conn,
-            json,
-            quiet,
+            out,
         } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    "/api/admin/v1/users",
-                    &json!({"id": id, "name": name, "email": email}),
-                )
-                .await?;
-            show_q(json, quiet, "id", &v, |v| {
+            let body = json!({"id": id, "name": name, "email": email});
+            let v: Value = conn.client()?.post(&ApiPath::new(USERS), &body).await?;
+            created(out, &v, "id", |v| {
                 format!("created user {} ({})", s(v, "id"), s(v, "email"))
             })
         }
-        UserCommand::List { conn, json, quiet } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .get("/api/admin/v1/users")
-                .await?;
-            if quiet {
-                for u in v.as_array().into_iter().flatten() {
-                    println!("{}", s(u, "id"));
-                }
-                return Ok(());
-            }
-            show_q(json, false, "id", &v, |v| {
-                let mut out = format!("{:<24}  {:<24}  EMAIL", "ID", "NAME");
-                for u in v.as_array().into_iter().flatten() {
-                    out.push_str(&format!(
-                        "\n{:<24}  {:<24}  {}",
-                        s(u, "id"),
-                        s(u, "name"),
-                        s(u, "email")
-                    ));
-                }
-                out
-            })
+        UserCommand::List { conn, out } => {
+            let v: Value = conn.client()?.get(&ApiPath::new(USERS)).await?;
+            let ids = |v: &Value| {
+                let users = v.as_array().into_iter().flatten();
+                users.map(|u| s(u, "id")).collect()
+            };
+            out.print(&v, ids, user_table)
         }
         UserCommand::Token {
             id,
             label,
             conn,
-            json,
-            quiet,
+            out,
         } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    &format!("/api/admin/v1/users/{}/tokens", seg(&id)),
-                    &json!({"label": label}),
-                )
+            let path = ApiPath::new(USERS).seg(&id).seg("tokens");
+            let t: IssuedUserToken = conn
+                .client()?
+                .post(&path, &json!({ "label": label }))
                 .await?;
-            show_q(json, quiet, "token", &v, |v| {
-                format!("user token: {}\n(shown once)", s(v, "token"))
-            })
+            out.print(
+                &t,
+                |t| vec![t.token.clone()],
+                |t| format!("user token: {}\n(shown once)", t.token),
+            )
         }
     }
+}
+
+fn membership(team: &str, user: &str) -> ApiPath {
+    ApiPath::new("/api/admin/v1/teams")
+        .seg(team)
+        .seg("members")
+        .seg(user)
 }
 
 /// Runs `mosaic team`.
@@ -300,16 +257,14 @@ pub async fn team(cmd: TeamCommand) -> anyhow::Result<()> {
             name,
             owner,
             conn,
-            json,
-            quiet,
+            out,
         } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    "/api/admin/v1/teams",
-                    &json!({"id": id, "name": name, "owner_id": owner}),
-                )
+            let body = json!({"id": id, "name": name, "owner_id": owner});
+            let v: Value = conn
+                .client()?
+                .post(&ApiPath::new("/api/admin/v1/teams"), &body)
                 .await?;
-            show_q(json, quiet, "id", &v, |v| {
+            created(out, &v, "id", |v| {
                 format!("created team {} (slug {})", s(v, "id"), s(v, "slug"))
             })
         }
@@ -318,117 +273,91 @@ pub async fn team(cmd: TeamCommand) -> anyhow::Result<()> {
             user,
             role,
             conn,
-            json,
-            quiet,
+            out,
         } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .put(
-                    &format!("/api/admin/v1/teams/{}/members/{}", seg(&team), seg(&user)),
-                    &json!({"role": role}),
-                )
+            let v: Value = conn
+                .client()?
+                .put(&membership(&team, &user), &json!({ "role": role }))
                 .await?;
-            show_q(json, quiet, "user_id", &v, |v| {
-                format!(
-                    "{} is a {} of {}",
-                    s(v, "user_id"),
-                    s(v, "role"),
-                    s(v, "team_id")
-                )
+            created(out, &v, "user_id", |v| {
+                let (u, r, t) = (s(v, "user_id"), s(v, "role"), s(v, "team_id"));
+                format!("{u} is a {r} of {t}")
             })
         }
-        TeamCommand::Leave { team, user, conn } => {
-            GatewayClient::new(&conn)?
-                .delete(&format!(
-                    "/api/admin/v1/teams/{}/members/{}",
-                    seg(&team),
-                    seg(&user)
-                ))
-                .await?;
-            println!("{user} left {team}");
-            Ok(())
+        TeamCommand::Leave {
+            team,
+            user,
+            conn,
+            out,
+        } => {
+            conn.client()?.delete(&membership(&team, &user)).await?;
+            let left = json!({ "team_id": team, "user_id": user, "left": true });
+            out.print(&left, |_| format!("{user} left {team}"))
         }
     }
 }
 
-/// Runs `mosaic project|mission|task|note|insight`.
+/// Runs `mosaic new project|mission|task|note|insight`.
 pub async fn data(cmd: DataCommand) -> anyhow::Result<()> {
-    match cmd {
+    let (path, body, out, what) = match cmd {
         DataCommand::Project {
             name,
             team,
             conn,
-            json,
-            quiet,
-        } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post("/api/v1/projects", &json!({"name": name, "team_id": team}))
-                .await?;
-            show_q(json, quiet, "id", &v, |v| {
-                format!("created project {}", s(v, "id"))
-            })
-        }
+            out,
+        } => (
+            "/api/v1/projects",
+            json!({"name": name, "team_id": team}),
+            (conn, out),
+            "created project",
+        ),
         DataCommand::Mission {
             name,
             project,
             conn,
-            json,
-            quiet,
-        } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    "/api/v1/missions",
-                    &json!({"name": name, "project_id": project}),
-                )
-                .await?;
-            show_q(json, quiet, "id", &v, |v| {
-                format!("created mission {}", s(v, "id"))
-            })
-        }
+            out,
+        } => (
+            "/api/v1/missions",
+            json!({"name": name, "project_id": project}),
+            (conn, out),
+            "created mission",
+        ),
         DataCommand::Task {
             title,
             project,
             mission,
             status,
             conn,
-            json,
-            quiet,
-        } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post("/api/v1/tasks", &json!({"title": title, "project_id": project, "mission_id": mission, "status": status}))
-                .await?;
-            show_q(json, quiet, "id", &v, |v| {
-                format!("created task {} ({})", s(v, "id"), s(v, "title"))
-            })
-        }
+            out,
+        } => (
+            "/api/v1/tasks",
+            json!({"title": title, "project_id": project, "mission_id": mission, "status": status}),
+            (conn, out),
+            "created task",
+        ),
         DataCommand::Note {
             mission,
             content,
             conn,
-            json,
-            quiet,
-        } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    "/api/v1/notes",
-                    &json!({"mission_id": mission, "content": content}),
-                )
-                .await?;
-            show_q(json, quiet, "id", &v, |v| {
-                format!("created note {}", s(v, "id"))
-            })
-        }
-        DataCommand::Insight {
-            content,
-            conn,
-            json,
-            quiet,
-        } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post("/api/v1/memory/insights", &json!({"content": content}))
-                .await?;
-            show_q(json, quiet, "id", &v, |v| {
-                format!("recorded insight {}", s(v, "id"))
-            })
-        }
-    }
+            out,
+        } => (
+            "/api/v1/notes",
+            json!({"mission_id": mission, "content": content}),
+            (conn, out),
+            "created note",
+        ),
+        DataCommand::Insight { content, conn, out } => (
+            "/api/v1/memory/insights",
+            json!({ "content": content }),
+            (conn, out),
+            "recorded insight",
+        ),
+    };
+    let (conn, out) = out;
+    let v: Value = conn.client()?.post(&ApiPath::new(path), &body).await?;
+    created(out, &v, "id", |v| match v["title"].as_str() {
+        // Tasks are named by their title as well.
+        Some(title) if path == "/api/v1/tasks" => format!("{what} {} ({title})", s(v, "id")),
+        _ => format!("{what} {}", s(v, "id")),
+    })
 }

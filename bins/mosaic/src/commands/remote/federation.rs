@@ -1,12 +1,20 @@
 //! `mosaic federation`: grants and peers on a gateway (admin token).
 
-use super::client::seg;
-use super::{Connection, GatewayClient};
-use crate::output;
+mod render;
+
+use crate::gateway_client::{ApiPath, Connection, GatewayClient};
+use crate::output::{JsonArgs, OutputArgs};
 use anyhow::Context as _;
 use clap::Subcommand;
+use mosaic_types::FederationCapabilitiesResponse;
+use mosaic_types::admin::{
+    CreatedGrant, EnrolledPeer, EnrollmentCodeView, GrantView, PeerDirection, PeerView,
+};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+
+const PEERS: &str = "/api/admin/v1/federation/peers";
+const GRANTS: &str = "/api/admin/v1/federation/grants";
 
 /// Federation commands.
 #[derive(Debug, Subcommand)]
@@ -21,17 +29,15 @@ pub enum FederationCommand {
     Peers {
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// List grants (same as `grant list`).
     Grants {
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Ask an outbound peer what our grant there allows.
     Capabilities {
@@ -40,9 +46,8 @@ pub enum FederationCommand {
         peer: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
@@ -68,21 +73,17 @@ pub enum GrantCommand {
         token_ttl_hours: Option<i64>,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// Print only the enrollment code, for scripts.
-        #[arg(long, short = 'q', conflicts_with = "json")]
-        quiet: bool,
+        /// `-q` prints only the enrollment code.
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// List grants.
     #[command(alias = "ls")]
     List {
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Show one grant.
     Show {
@@ -90,9 +91,8 @@ pub enum GrantCommand {
         id: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Revoke a grant: the peer's next request is refused.
     Revoke {
@@ -103,9 +103,8 @@ pub enum GrantCommand {
         reason: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// A new enrollment code for an active grant.
     Token {
@@ -113,9 +112,8 @@ pub enum GrantCommand {
         id: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
@@ -123,57 +121,23 @@ pub enum GrantCommand {
 #[derive(Debug, Subcommand)]
 pub enum PeerCommand {
     /// Enroll with another gateway using the code its admin printed.
-    Enroll {
-        /// The other gateway's federation address, e.g. https://work.example.com:7443.
-        #[arg(long)]
-        url: String,
-        /// The enrollment code from `mosaic federation grant create` there.
-        #[arg(long = "token", value_name = "CODE")]
-        code: String,
-        /// Name for the peer here; its rows are tagged with it (default: the URL's host).
-        #[arg(long)]
-        name: Option<String>,
-        /// The local user whose queries may use the grant.
-        #[arg(long)]
-        user: String,
-        /// This gateway's HTTP API base URL.
-        #[arg(
-            long,
-            env = "MOSAIC_GATEWAY_URL",
-            default_value = "http://127.0.0.1:7420",
-            value_name = "URL"
-        )]
-        gateway: String,
-        /// This gateway's admin token (`--token` here is the enrollment code).
-        #[arg(
-            long,
-            env = "MOSAIC_TOKEN",
-            value_name = "TOKEN",
-            hide_env_values = true
-        )]
-        admin_token: Option<String>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Enroll(EnrollArgs),
     /// Register an inbound peer by name (grants can also create it).
     Add {
         /// Peer name.
         name: String,
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// List peers.
     #[command(alias = "ls")]
     List {
         #[command(flatten)]
         conn: Connection,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Suspend a peer: its requests are refused until activated.
     Suspend {
@@ -181,6 +145,8 @@ pub enum PeerCommand {
         id: String,
         #[command(flatten)]
         conn: Connection,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Activate a suspended peer.
     Activate {
@@ -188,6 +154,8 @@ pub enum PeerCommand {
         id: String,
         #[command(flatten)]
         conn: Connection,
+        #[command(flatten)]
+        out: JsonArgs,
     },
     /// Remove a peer and its grants.
     Remove {
@@ -195,77 +163,60 @@ pub enum PeerCommand {
         id: String,
         #[command(flatten)]
         conn: Connection,
+        #[command(flatten)]
+        out: JsonArgs,
     },
 }
 
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str().map_or_else(
-        || {
-            if v[k].is_null() {
-                "-".to_owned()
-            } else {
-                v[k].to_string()
-            }
-        },
-        str::to_owned,
-    )
+/// `mosaic federation peer enroll`: `--token` is the enrollment code here,
+/// so the admin token has its own flag.
+#[derive(Debug, clap::Args)]
+pub struct EnrollArgs {
+    /// The other gateway's federation address, e.g. https://work.example.com:7443.
+    #[arg(long)]
+    url: String,
+    /// The enrollment code from `mosaic federation grant create` there.
+    #[arg(long = "token", value_name = "CODE")]
+    code: String,
+    /// Name for the peer here; its rows are tagged with it (default: the URL's host).
+    #[arg(long)]
+    name: Option<String>,
+    /// The local user whose queries may use the grant.
+    #[arg(long)]
+    user: String,
+    /// This gateway's HTTP API base URL.
+    #[arg(
+        long,
+        env = "MOSAIC_GATEWAY_URL",
+        default_value = "http://127.0.0.1:7420",
+        value_name = "URL"
+    )]
+    gateway: String,
+    /// This gateway's admin token (`--token` here is the enrollment code).
+    #[arg(
+        long,
+        env = "MOSAIC_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
+    #[command(flatten)]
+    out: JsonArgs,
 }
 
-fn print_peers(v: &Value) {
-    println!(
-        "{:<36}  {:<16}  {:<9}  {:<9}  ENDPOINT",
-        "ID", "NAME", "DIRECTION", "STATE"
-    );
-    for p in v.as_array().into_iter().flatten() {
-        println!(
-            "{:<36}  {:<16}  {:<9}  {:<9}  {}",
-            s(p, "id"),
-            s(p, "common_name"),
-            s(p, "direction"),
-            s(p, "state"),
-            s(p, "endpoint_url")
-        );
-    }
-}
-
-fn print_grants(v: &Value) {
-    println!(
-        "{:<36}  {:<16}  {:<16}  {:<8}  RESOURCES",
-        "ID", "PEER", "USER", "STATUS"
-    );
-    for g in v.as_array().into_iter().flatten() {
-        let resources = g["scope"]["resources"]
-            .as_array()
-            .map(|r| {
-                r.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default();
-        println!(
-            "{:<36}  {:<16}  {:<16}  {:<8}  {}",
-            s(g, "id"),
-            s(g, "peer"),
-            s(g, "subject_user_id"),
-            s(g, "status"),
-            resources
-        );
-    }
-}
-
-async fn resolve_peer(client: &GatewayClient, peer: &str) -> anyhow::Result<String> {
-    let peers: Value = client.get("/api/admin/v1/federation/peers").await?;
-    let list = peers.as_array().cloned().unwrap_or_default();
-    let found: Vec<&Value> = list
-        .iter()
+/// The outbound peer named `peer` (or with that id).
+async fn resolve_peer(client: &GatewayClient, peer: &str) -> anyhow::Result<PeerView> {
+    let peers: Vec<PeerView> = client.get(&ApiPath::new(PEERS)).await?;
+    let mut found: Vec<PeerView> = peers
+        .into_iter()
         .filter(|p| {
-            s(p, "id") == peer || (s(p, "common_name") == peer && s(p, "direction") == "outbound")
+            p.id.as_str() == peer
+                || (p.common_name == peer && p.direction == PeerDirection::Outbound)
         })
         .collect();
-    match found.as_slice() {
-        [one] => Ok(s(one, "id")),
-        [] => anyhow::bail!("no outbound peer named `{peer}` (see `mosaic federation peers`)"),
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => anyhow::bail!("no outbound peer named `{peer}` (see `mosaic federation peers`)"),
         _ => anyhow::bail!("several outbound peers are named `{peer}`; give the peer id instead"),
     }
 }
@@ -273,29 +224,40 @@ async fn resolve_peer(client: &GatewayClient, peer: &str) -> anyhow::Result<Stri
 /// Runs `mosaic federation`.
 pub async fn run(cmd: FederationCommand) -> anyhow::Result<()> {
     match cmd {
-        FederationCommand::Peers { conn, json } => peer(PeerCommand::List { conn, json }).await,
-        FederationCommand::Grants { conn, json } => grant(GrantCommand::List { conn, json }).await,
-        FederationCommand::Capabilities { peer, conn, json } => {
-            let client = GatewayClient::new(&conn)?;
-            let id = resolve_peer(&client, &peer).await?;
-            let v: Value = client
-                .get(&format!(
-                    "/api/admin/v1/federation/peers/{}/capabilities",
-                    seg(&id)
-                ))
+        FederationCommand::Peers { conn, out } => peer(PeerCommand::List { conn, out }).await,
+        FederationCommand::Grants { conn, out } => grant(GrantCommand::List { conn, out }).await,
+        FederationCommand::Capabilities { peer, conn, out } => {
+            let client = conn.client()?;
+            let found = resolve_peer(&client, &peer).await?;
+            let caps: FederationCapabilitiesResponse = client
+                .get(&ApiPath::new(PEERS).seg(&found.id).seg("capabilities"))
                 .await?;
-            if json {
-                return output::json(&v);
-            }
-            println!("resources:          {}", v["resources"]);
-            println!("excluded_resources: {}", v["excluded_resources"]);
-            println!("max_rows_per_query: {}", v["max_rows_per_query"]);
-            println!("supported_verbs:    {}", v["supported_verbs"]);
-            Ok(())
+            out.print(&caps, render::capabilities)
         }
         FederationCommand::Grant(g) => grant(g).await,
         FederationCommand::Peer(p) => peer(p).await,
     }
+}
+
+/// The body of `POST …/grants`, the scope read from its file.
+fn new_grant(
+    peer: &str,
+    user: &str,
+    scope: &std::path::Path,
+    expires_in_days: Option<i64>,
+    token_ttl_hours: Option<i64>,
+) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(scope)
+        .with_context(|| format!("reading scope file {}", scope.display()))?;
+    let scope_json: Value = serde_json::from_str(&text)
+        .with_context(|| format!("scope file {} is not JSON", scope.display()))?;
+    Ok(json!({
+        "peer": peer,
+        "user_id": user,
+        "scope": scope_json,
+        "expires_in_days": expires_in_days,
+        "token_ttl_hours": token_ttl_hours,
+    }))
 }
 
 async fn grant(cmd: GrantCommand) -> anyhow::Result<()> {
@@ -307,202 +269,104 @@ async fn grant(cmd: GrantCommand) -> anyhow::Result<()> {
             expires_in_days,
             token_ttl_hours,
             conn,
-            json,
-            quiet,
+            out,
         } => {
-            let text = std::fs::read_to_string(&scope)
-                .with_context(|| format!("reading scope file {}", scope.display()))?;
-            let scope_json: Value = serde_json::from_str(&text)
-                .with_context(|| format!("scope file {} is not JSON", scope.display()))?;
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    "/api/admin/v1/federation/grants",
-                    &json!({"peer": peer, "user_id": user, "scope": scope_json, "expires_in_days": expires_in_days, "token_ttl_hours": token_ttl_hours}),
-                )
-                .await?;
-            if quiet {
-                println!("{}", s(&v, "enrollment_code"));
-                return Ok(());
-            }
-            if json {
-                return output::json(&v);
-            }
-            println!(
-                "grant {} for peer {} as user {}",
-                s(&v["grant"], "id"),
-                s(&v["grant"], "peer"),
-                s(&v["grant"], "subject_user_id")
-            );
-            println!(
-                "enrollment code (one use, until {}):",
-                s(&v, "enrollment_expires_at")
-            );
-            println!("{}", s(&v, "enrollment_code"));
-            println!("CA fingerprint (SHA-256): {}", s(&v, "ca_fingerprint"));
-            Ok(())
+            let body = new_grant(&peer, &user, &scope, expires_in_days, token_ttl_hours)?;
+            let created: CreatedGrant = conn.client()?.post(&ApiPath::new(GRANTS), &body).await?;
+            out.print(
+                &created,
+                |c| vec![c.enrollment.enrollment_code.clone()],
+                render::created_grant,
+            )
         }
-        GrantCommand::List { conn, json } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .get("/api/admin/v1/federation/grants")
-                .await?;
-            if json {
-                output::json(&v)
-            } else {
-                print_grants(&v);
-                Ok(())
-            }
+        GrantCommand::List { conn, out } => {
+            let grants: Vec<GrantView> = conn.client()?.get(&ApiPath::new(GRANTS)).await?;
+            out.print(&grants, ids(|g: &GrantView| g.id.to_string()), |g| {
+                render::grant_table(g)
+            })
         }
-        GrantCommand::Show { id, conn, json } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .get(&format!("/api/admin/v1/federation/grants/{}", seg(&id)))
-                .await?;
-            if json {
-                return output::json(&v);
-            }
-            for k in [
-                "id",
-                "peer_id",
-                "subject_user_id",
-                "status",
-                "expires_at",
-                "revoked_at",
-                "revoked_reason",
-                "created_at",
-            ] {
-                println!("{k:<16} {}", s(&v, k));
-            }
-            println!("{:<16} {}", "scope", v["scope"]);
-            Ok(())
+        GrantCommand::Show { id, conn, out } => {
+            let g: GrantView = conn.client()?.get(&ApiPath::new(GRANTS).seg(&id)).await?;
+            out.print(&g, render::grant_detail)
         }
         GrantCommand::Revoke {
             id,
             reason,
             conn,
-            json,
+            out,
         } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    &format!("/api/admin/v1/federation/grants/{}/revoke", seg(&id)),
-                    &json!({"reason": reason}),
-                )
+            let path = ApiPath::new(GRANTS).seg(&id).seg("revoke");
+            let g: GrantView = conn
+                .client()?
+                .post(&path, &json!({ "reason": reason }))
                 .await?;
-            if json {
-                output::json(&v)
-            } else {
-                println!(
-                    "revoked grant {} ({})",
-                    s(&v, "id"),
-                    s(&v, "revoked_reason")
-                );
-                Ok(())
-            }
+            out.print(&g, |g| {
+                let why = crate::output::or_dash(g.revoked_reason.as_deref());
+                format!("revoked grant {} ({why})", g.id)
+            })
         }
-        GrantCommand::Token { id, conn, json } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    &format!("/api/admin/v1/federation/grants/{}/tokens", seg(&id)),
-                    &json!({}),
-                )
-                .await?;
-            if json {
-                output::json(&v)
-            } else {
-                println!("{}", s(&v, "enrollment_code"));
-                Ok(())
-            }
+        GrantCommand::Token { id, conn, out } => {
+            let path = ApiPath::new(GRANTS).seg(&id).seg("tokens");
+            let code: EnrollmentCodeView = conn.client()?.post(&path, &json!({})).await?;
+            out.print(&code, |c| c.enrollment_code.clone())
         }
     }
 }
 
+/// `-q` for a list: one id a line.
+fn ids<T>(id: impl Fn(&T) -> String) -> impl FnOnce(&Vec<T>) -> Vec<String> {
+    move |items| items.iter().map(&id).collect()
+}
+
+async fn enroll(a: EnrollArgs) -> anyhow::Result<()> {
+    let name = match a.name {
+        Some(n) => n,
+        None => url::Url::parse(&a.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .context("--url is not a URL; give --name as well")?,
+    };
+    let client = GatewayClient::new(&a.gateway, a.admin_token.as_deref())?;
+    let body = json!({"url": a.url, "code": a.code, "name": name, "user_id": a.user});
+    let enrolled: EnrolledPeer = client
+        .post(&ApiPath::new(PEERS).seg("enroll"), &body)
+        .await?;
+    a.out
+        .print(&enrolled, |e| render::enrolled(e, &a.url, &a.user, &name))
+}
+
+/// Suspends or activates a peer.
+async fn set_state(conn: &Connection, id: &str, action: &str, out: JsonArgs) -> anyhow::Result<()> {
+    let path = ApiPath::new(PEERS).seg(id).seg(action);
+    let p: PeerView = conn.client()?.post(&path, &json!({})).await?;
+    out.print(&p, |p| format!("peer {} is {}", p.common_name, p.state))
+}
+
 async fn peer(cmd: PeerCommand) -> anyhow::Result<()> {
     match cmd {
-        PeerCommand::Enroll {
-            url,
-            code,
-            name,
-            user,
-            gateway,
-            admin_token,
-            json,
-        } => {
-            let conn = Connection {
-                gateway,
-                token: admin_token,
-            };
-            let name = match name {
-                Some(n) => n,
-                None => url::Url::parse(&url)
-                    .ok()
-                    .and_then(|u| u.host_str().map(str::to_owned))
-                    .context("--url is not a URL; give --name as well")?,
-            };
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    "/api/admin/v1/federation/peers/enroll",
-                    &json!({"url": url, "code": code, "name": name, "user_id": user}),
-                )
+        PeerCommand::Enroll(a) => enroll(a).await,
+        PeerCommand::Add { name, conn, out } => {
+            let p: PeerView = conn
+                .client()?
+                .post(&ApiPath::new(PEERS), &json!({ "common_name": name }))
                 .await?;
-            if json {
-                return output::json(&v);
-            }
-            println!(
-                "enrolled with {url} as peer {} ({}); queries by {user} can now use source federated:{name}",
-                s(&v["peer"], "common_name"),
-                s(&v["peer"], "id")
-            );
-            Ok(())
+            out.print(
+                &p,
+                |p| vec![p.id.to_string()],
+                |p| format!("added peer {} ({})", p.common_name, p.id),
+            )
         }
-        PeerCommand::Add { name, conn, json } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    "/api/admin/v1/federation/peers",
-                    &json!({"common_name": name}),
-                )
-                .await?;
-            if json {
-                output::json(&v)
-            } else {
-                println!("added peer {} ({})", s(&v, "common_name"), s(&v, "id"));
-                Ok(())
-            }
+        PeerCommand::List { conn, out } => {
+            let peers: Vec<PeerView> = conn.client()?.get(&ApiPath::new(PEERS)).await?;
+            out.print(&peers, ids(|p: &PeerView| p.id.to_string()), |p| {
+                render::peer_table(p)
+            })
         }
-        PeerCommand::List { conn, json } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .get("/api/admin/v1/federation/peers")
-                .await?;
-            if json {
-                output::json(&v)
-            } else {
-                print_peers(&v);
-                Ok(())
-            }
-        }
-        PeerCommand::Suspend { id, conn } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    &format!("/api/admin/v1/federation/peers/{}/suspend", seg(&id)),
-                    &json!({}),
-                )
-                .await?;
-            println!("peer {} is {}", s(&v, "common_name"), s(&v, "state"));
-            Ok(())
-        }
-        PeerCommand::Activate { id, conn } => {
-            let v: Value = GatewayClient::new(&conn)?
-                .post(
-                    &format!("/api/admin/v1/federation/peers/{}/activate", seg(&id)),
-                    &json!({}),
-                )
-                .await?;
-            println!("peer {} is {}", s(&v, "common_name"), s(&v, "state"));
-            Ok(())
-        }
-        PeerCommand::Remove { id, conn } => {
-            GatewayClient::new(&conn)?
-                .delete(&format!("/api/admin/v1/federation/peers/{}", seg(&id)))
-                .await?;
-            println!("removed peer {id}");
-            Ok(())
+        PeerCommand::Suspend { id, conn, out } => set_state(&conn, &id, "suspend", out).await,
+        PeerCommand::Activate { id, conn, out } => set_state(&conn, &id, "activate", out).await,
+        PeerCommand::Remove { id, conn, out } => {
+            conn.client()?.delete(&ApiPath::new(PEERS).seg(&id)).await?;
+            out.print(&json!({ "removed": id }), |_| format!("removed peer {id}"))
         }
     }
 }

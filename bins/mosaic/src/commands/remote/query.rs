@@ -1,7 +1,7 @@
 //! `mosaic query <resource> --source local|all|federated:<host>`.
 
-use super::{Connection, GatewayClient};
-use crate::output;
+use crate::gateway_client::{ApiPath, Connection};
+use crate::output::{OutputArgs, table, truncate};
 use clap::Args;
 use serde_json::Value;
 
@@ -21,11 +21,12 @@ pub struct QueryArgs {
     pub cursor: Option<String>,
     #[command(flatten)]
     pub conn: Connection,
-    /// Print the raw response as JSON.
-    #[arg(long)]
-    pub json: bool,
+    /// `--json` prints the raw response.
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
+/// The first of `keys` the row has, as text; `-` when none.
 fn cell(row: &Value, keys: &[&str]) -> String {
     for k in keys {
         match &row[*k] {
@@ -37,55 +38,74 @@ fn cell(row: &Value, keys: &[&str]) -> String {
     "-".to_owned()
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_owned()
-    } else {
-        format!("{}…", s.chars().take(n - 1).collect::<String>())
+fn rows(page: &Value) -> &[Value] {
+    page["items"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// The rows as a table; tasks, notes and memory share its columns.
+fn query_table(page: &Value) -> String {
+    let rows: Vec<Vec<String>> = rows(page)
+        .iter()
+        .map(|row| {
+            vec![
+                cell(row, &["id"]),
+                truncate(&cell(row, &["title", "content", "key"]), 40),
+                cell(row, &["status", "kind"]),
+                cell(row, &["createdAt"]),
+                cell(row, &["_source"]),
+            ]
+        })
+        .collect();
+    table(&["ID", "TITLE", "STATUS", "CREATED", "SOURCE"], &rows)
+}
+
+/// What to say on stderr after the table: the count, and whether there is
+/// more or something is missing.
+fn notes(page: &Value) -> String {
+    let mut notes = vec![format!("{} row(s)", rows(page).len())];
+    if page["_partial"] == true {
+        notes.push("partial: some peer did not answer (see the gateway log)".to_owned());
     }
+    if let Some(c) = page["nextCursor"].as_str() {
+        notes.push(format!("more: --cursor {c}"));
+    } else if page["_truncated"] == true {
+        notes.push("more rows exist".to_owned());
+    }
+    notes.join("; ")
 }
 
 /// Runs `mosaic query`.
 pub async fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let mut path = format!(
-        "/api/v1/query/{}?source={}",
-        super::client::seg(&args.resource),
-        super::client::seg(&args.source)
-    );
-    if let Some(l) = args.limit {
-        path.push_str(&format!("&limit={l}"));
+    let path = ApiPath::new("/api/v1/query")
+        .seg(&args.resource)
+        .query("source", &args.source)
+        .query_opt("limit", args.limit)
+        .query_opt("cursor", args.cursor.as_ref());
+    let page: Value = args.conn.client()?.get(&path).await?;
+    let ids = |p: &Value| rows(p).iter().map(|r| cell(r, &["id"])).collect();
+    args.out.print(&page, ids, query_table)?;
+    if !args.out.json && !args.out.quiet {
+        eprintln!("{}", notes(&page));
     }
-    if let Some(c) = &args.cursor {
-        path.push_str(&format!("&cursor={}", super::client::seg(c)));
-    }
-    let v: Value = GatewayClient::new(&args.conn)?.get(&path).await?;
-    if args.json {
-        return output::json(&v);
-    }
-    let items = v["items"].as_array().cloned().unwrap_or_default();
-    println!(
-        "{:<36}  {:<40}  {:<12}  {:<24}  SOURCE",
-        "ID", "TITLE", "STATUS", "CREATED"
-    );
-    for row in &items {
-        println!(
-            "{:<36}  {:<40}  {:<12}  {:<24}  {}",
-            cell(row, &["id"]),
-            truncate(&cell(row, &["title", "content", "key"]), 40),
-            cell(row, &["status", "kind"]),
-            cell(row, &["createdAt"]),
-            cell(row, &["_source"])
-        );
-    }
-    let mut notes = vec![format!("{} row(s)", items.len())];
-    if v["_partial"] == true {
-        notes.push("partial: some peer did not answer (see the gateway log)".to_owned());
-    }
-    if let Some(c) = v["nextCursor"].as_str() {
-        notes.push(format!("more: --cursor {c}"));
-    } else if v["_truncated"] == true {
-        notes.push("more rows exist".to_owned());
-    }
-    eprintln!("{}", notes.join("; "));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_of_any_resource_fill_the_same_columns() {
+        let page = json!({"items": [
+            {"id": "t1", "title": "Ship the release", "status": "open", "createdAt": "2026-11-22T10:00:00Z", "_source": "work"},
+            {"id": "i1", "content": "x".repeat(50), "kind": "insight", "_source": "local"}
+        ], "nextCursor": "c2"});
+        let t = query_table(&page);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("ID  TITLE"), "{t}");
+        assert_eq!(lines[1].split_whitespace().last(), Some("work"));
+        assert!(lines[2].contains(&format!("{}…", "x".repeat(39))), "{t}");
+        assert_eq!(notes(&page), "2 row(s); more: --cursor c2");
+    }
 }

@@ -1,5 +1,6 @@
 //! The human forms of nodes, sessions, tasks and invites.
 
+use crate::output::{table, truncate};
 use chrono::{DateTime, Utc};
 use mosaic_types::nodes::{
     HealthView, InviteResponse, NodeView, PolicyView, SessionView, TaskView,
@@ -75,47 +76,6 @@ pub fn bytes(n: u64) -> String {
             format!("{num} {unit}iB")
         }
     }
-}
-
-/// At most `max` characters, with `…` when cut.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
-/// Columns padded to their widest cell, two spaces apart; the last column
-/// is not padded.
-pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let cols = headers.len();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cols {
-                out.push_str(cell);
-            } else {
-                let pad = widths[i].saturating_sub(cell.chars().count());
-                out.push_str(cell);
-                out.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.trim_end().to_owned()
-    };
-    let mut out = line(headers.to_vec());
-    for row in rows {
-        out.push('\n');
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
 }
 
 /// `strict: allows git, ls` / `permissive: denies rm` / `permissive: denies nothing`.
@@ -409,23 +369,6 @@ mod tests {
         assert_eq!(bytes_short(16 * 1024 * 1024 * 1024), "16G");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(3_435_973_837), "3.2 GiB");
-    }
-
-    #[test]
-    fn tables_align_and_truncate() {
-        let t = table(
-            &["ID", "NAME", "LAST"],
-            &[
-                vec!["a".into(), "long-name".into(), "x".into()],
-                vec!["bbbb".into(), "n".into(), "y y".into()],
-            ],
-        );
-        assert_eq!(
-            t,
-            "ID    NAME       LAST\na     long-name  x\nbbbb  n          y y"
-        );
-        assert_eq!(truncate("abcdef", 4), "abc…");
-        assert_eq!(truncate("abc", 4), "abc");
     }
 
     fn node() -> NodeView {

@@ -1,8 +1,8 @@
 //! A task's output: `GET …/tasks/{task}/output`, one [`OutputEvent`] per
-//! line (NDJSON), read as the network delivers it.
+//! line (NDJSON), followed across dropped connections.
 
-use super::super::client::seg;
-use super::api::{Api, Target};
+use super::hints::{Hinted as _, Target};
+use crate::gateway_client::{ApiPath, GatewayClient, NdjsonStream};
 use anyhow::{Context as _, anyhow};
 use mosaic_types::nodes::{OutputEvent, TaskView};
 use std::time::Duration;
@@ -10,44 +10,6 @@ use std::time::Duration;
 /// Reconnections in a row, without new output, before giving up on a
 /// followed stream that keeps closing early.
 const MAX_RETRIES: u32 = 5;
-
-/// Splits a byte stream into lines whatever the chunk boundaries: a line (or
-/// a UTF-8 character) split across two chunks comes out whole.
-#[derive(Debug, Default)]
-pub struct LineBuffer {
-    buf: Vec<u8>,
-    /// Bytes of `buf` already searched for a newline.
-    scanned: usize,
-}
-
-impl LineBuffer {
-    /// Adds a chunk; returns the lines it completes, without `\n` or `\r\n`.
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
-        self.buf.extend_from_slice(chunk);
-        let mut lines = Vec::new();
-        let mut start = 0;
-        while let Some(i) = self.buf[self.scanned..].iter().position(|&b| b == b'\n') {
-            let end = self.scanned + i;
-            let mut line = &self.buf[start..end];
-            if let Some(stripped) = line.strip_suffix(b"\r") {
-                line = stripped;
-            }
-            lines.push(line.to_vec());
-            start = end + 1;
-            self.scanned = start;
-        }
-        self.buf.drain(..start);
-        self.scanned = self.buf.len();
-        lines
-    }
-
-    /// The stream ended: the last line, if it had no newline.
-    pub fn finish(&mut self) -> Option<Vec<u8>> {
-        self.scanned = 0;
-        let rest = std::mem::take(&mut self.buf);
-        (!rest.iter().all(u8::is_ascii_whitespace)).then_some(rest)
-    }
-}
 
 /// Parses one NDJSON line. Blank lines and events of a type this version
 /// does not know (say, a keep-alive) give `None`.
@@ -106,13 +68,44 @@ fn deliver(
     }
 }
 
+/// How one connection to the output stream ended.
+enum Drained {
+    /// The task ended.
+    Ended(Box<TaskView>),
+    /// The gateway closed the answer properly.
+    Closed,
+    /// The connection broke.
+    Broken(anyhow::Error),
+}
+
+/// Hands the stream's events on until it ends or breaks. A line that is
+/// not an event, or a failing `on_event`, is an error.
+async fn drain(
+    lines: &mut NdjsonStream,
+    last_seq: &mut Option<i32>,
+    on_event: &mut dyn FnMut(OutputEvent) -> anyhow::Result<()>,
+) -> anyhow::Result<Drained> {
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => return Ok(Drained::Closed),
+            Err(e) => return Ok(Drained::Broken(e.into())),
+        };
+        if let Some(event) = parse_line(&line)?
+            && let Some(task) = deliver(event, last_seq, on_event)?
+        {
+            return Ok(Drained::Ended(Box::new(task)));
+        }
+    }
+}
+
 /// Reads a task's output, handing each output event to `on_event` in order.
 ///
 /// With `follow`, waits for the task to end, reconnecting (from the last
 /// sequence number seen) if the stream breaks, and returns the ended task.
 /// Without, returns what exists now, and the task if it has ended.
 pub async fn read_output(
-    api: &Api,
+    client: &GatewayClient,
     at: TaskRef<'_>,
     follow: bool,
     on_event: &mut dyn FnMut(OutputEvent) -> anyhow::Result<()>,
@@ -121,65 +114,36 @@ pub async fn read_output(
         session: at.session,
         task: at.task,
     };
-    let base = format!(
-        "/api/sessions/{}/tasks/{}/output?follow={follow}",
-        seg(at.session),
-        seg(at.task)
-    );
+    let base = ApiPath::new("/api/sessions")
+        .seg(at.session)
+        .seg("tasks")
+        .seg(at.task)
+        .seg("output")
+        .query("follow", follow);
     let mut last_seq: Option<i32> = None;
     let mut retries = 0u32;
     loop {
-        let path = match last_seq {
-            Some(seq) => format!("{base}&after={seq}"),
-            None => base.clone(),
-        };
+        let path = base.clone().query_opt("after", last_seq);
         let seen_before = last_seq;
-        let broken: anyhow::Error = match api.stream(&path, target).await {
+        let broken = match client.stream(&path).await.about(target) {
             // A refusal, or no gateway at all, on the first request is final.
             Err(e) if retries == 0 && seen_before.is_none() => return Err(e),
             Err(e) => e,
-            Ok(mut resp) => {
-                let mut lines = LineBuffer::default();
-                let failure = loop {
-                    match resp.chunk().await {
-                        Ok(Some(bytes)) => {
-                            for line in lines.push(&bytes) {
-                                if let Some(event) = parse_line(&line)?
-                                    && let Some(task) = deliver(event, &mut last_seq, on_event)?
-                                {
-                                    return Ok(Some(task));
-                                }
-                            }
-                        }
-                        Ok(None) => break None,
-                        Err(e) => break Some(anyhow!(e)),
-                    }
-                };
-                match failure {
-                    Some(e) => e,
-                    None => {
-                        if let Some(line) = lines.finish()
-                            && let Some(event) = parse_line(&line)?
-                            && let Some(task) = deliver(event, &mut last_seq, on_event)?
-                        {
-                            return Ok(Some(task));
-                        }
-                        if !follow {
-                            return Ok(None);
-                        }
-                        anyhow!("the gateway closed the stream before the task ended")
-                    }
-                }
-            }
+            Ok(mut lines) => match drain(&mut lines, &mut last_seq, on_event).await? {
+                Drained::Ended(task) => return Ok(Some(*task)),
+                Drained::Closed if !follow => return Ok(None),
+                Drained::Closed => anyhow!("the gateway closed the stream before the task ended"),
+                Drained::Broken(e) => e,
+            },
         };
         if !follow {
             return Err(broken.context("reading the task's output"));
         }
-        if last_seq == seen_before {
-            retries += 1;
+        retries = if last_seq == seen_before {
+            retries + 1
         } else {
-            retries = 1;
-        }
+            1
+        };
         if retries > MAX_RETRIES {
             return Err(broken.context(format!(
                 "lost the task's output; it may still be running: `mosaic session logs {} {} --follow`",
@@ -224,69 +188,7 @@ pub fn print_event(event: OutputEvent) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn events(lines: Vec<Vec<u8>>) -> Vec<OutputEvent> {
-        lines
-            .iter()
-            .filter_map(|l| parse_line(l).unwrap())
-            .collect()
-    }
-
     const END: &str = r#"{"type":"end","task":{"id":"t","session_id":"s","node_id":"n","command":"false","cwd":null,"status":"completed","exit_code":1,"error":null,"duration_ms":3,"created_at":"2026-11-22T10:00:00Z","finished_at":"2026-11-22T10:00:01Z"}}"#;
-
-    #[test]
-    fn a_line_split_across_chunks_is_reassembled() {
-        let mut b = LineBuffer::default();
-        let whole =
-            "{\"type\":\"output\",\"seq\":1,\"stream\":\"stdout\",\"data\":\"h\u{e9}llo\\n\"}\n";
-        let bytes = whole.as_bytes();
-        // Split in the middle of the two-byte `é`.
-        let cut = whole.find('\u{e9}').unwrap() + 1;
-        assert!(b.push(&bytes[..cut]).is_empty());
-        let lines = b.push(&bytes[cut..]);
-        assert_eq!(
-            events(lines),
-            vec![OutputEvent::Output {
-                seq: 1,
-                stream: "stdout".into(),
-                data: "h\u{e9}llo\n".into()
-            }]
-        );
-        assert_eq!(b.finish(), None);
-    }
-
-    #[test]
-    fn byte_by_byte_and_several_lines_per_chunk_agree() {
-        let text = format!(
-            "{}\r\n{}\n\n{END}\n",
-            r#"{"type":"output","seq":1,"stream":"stdout","data":"a"}"#,
-            r#"{"type":"output","seq":2,"stream":"stderr","data":"b"}"#,
-        );
-        let mut one = LineBuffer::default();
-        let at_once = events(one.push(text.as_bytes()));
-        let mut two = LineBuffer::default();
-        let mut bytewise = Vec::new();
-        for byte in text.as_bytes() {
-            bytewise.extend(two.push(std::slice::from_ref(byte)));
-        }
-        let bytewise = events(bytewise);
-        assert_eq!(at_once, bytewise);
-        assert_eq!(at_once.len(), 3);
-        assert!(matches!(&at_once[2], OutputEvent::End { task } if task.exit_code == Some(1)));
-    }
-
-    #[test]
-    fn a_last_line_without_newline_is_kept() {
-        let mut b = LineBuffer::default();
-        assert!(b.push(END.as_bytes()).is_empty());
-        let last = b.finish().unwrap();
-        assert!(matches!(
-            parse_line(&last).unwrap(),
-            Some(OutputEvent::End { .. })
-        ));
-        let mut blank = LineBuffer::default();
-        blank.push(b"  ");
-        assert_eq!(blank.finish(), None);
-    }
 
     #[test]
     fn unknown_event_types_are_skipped_and_garbage_is_an_error() {
@@ -402,11 +304,7 @@ mod tests {
             ),
         ])
         .await;
-        let api = Api::new(&crate::commands::remote::Connection {
-            gateway,
-            token: Some("tok".into()),
-        })
-        .unwrap();
+        let api = GatewayClient::new(&gateway, Some("tok")).unwrap();
         let mut got = Vec::new();
         let mut sink = |e: OutputEvent| {
             got.push(e);
@@ -443,11 +341,7 @@ mod tests {
             true,
         )])
         .await;
-        let api = Api::new(&crate::commands::remote::Connection {
-            gateway,
-            token: Some("tok".into()),
-        })
-        .unwrap();
+        let api = GatewayClient::new(&gateway, Some("tok")).unwrap();
         let mut n = 0;
         let mut sink = |_e: OutputEvent| {
             n += 1;
