@@ -1,26 +1,36 @@
 //! `/api/admin/v1/…`: gateway administration, admin token required.
 
-use crate::auth::{AdminAuth, reject};
-use crate::http::AppState;
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
-use mosaic_auth::Tokens;
+use crate::auth::AdminAuth;
+use crate::error::ApiError;
+use crate::extract::{Json, Path};
+use crate::http::{AppState, Input, Routes};
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use mosaic_auth::{TokenInfo, Tokens};
 
 /// Admin routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/v1/tokens", get(list_tokens))
-        .route("/api/admin/v1/tokens/{id}", delete(revoke_token))
+pub(crate) fn routes() -> Routes {
+    Routes::new()
+        .add(
+            Method::GET,
+            "/api/admin/v1/tokens",
+            Input::Nothing,
+            list_tokens,
+        )
+        .add(
+            Method::DELETE,
+            "/api/admin/v1/tokens/{id}",
+            Input::Nothing,
+            revoke_token,
+        )
 }
 
 /// Every API token, without secrets.
-async fn list_tokens(_admin: AdminAuth, State(state): State<AppState>) -> Response {
-    match Tokens::new(state.store().conn()).list().await {
-        Ok(list) => Json(list).into_response(),
-        Err(e) => reject(&e),
-    }
+async fn list_tokens(
+    _admin: AdminAuth,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<TokenInfo>>, ApiError> {
+    Ok(Json(Tokens::new(state.store().conn()).list().await?))
 }
 
 /// Revokes one token.
@@ -28,9 +38,7 @@ async fn revoke_token(
     _admin: AdminAuth,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Response {
-    match Tokens::new(state.store().conn()).revoke(&id).await {
-        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
-        Err(e) => reject(&e),
-    }
+) -> Result<StatusCode, ApiError> {
+    Tokens::new(state.store().conn()).revoke(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

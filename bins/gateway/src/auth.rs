@@ -4,12 +4,12 @@
 //! the right token never reaches the handler body. 401 means "no usable token",
 //! 403 means "valid token, wrong role".
 
-use crate::http::{AppState, error};
+use crate::error::ApiError;
+use crate::http::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::response::Response;
-use mosaic_auth::{AuthError, Principal, Role, Tokens};
+use mosaic_auth::{Principal, Role, Tokens};
 use mosaic_types::ErrorCode;
 
 /// A request made with a live admin token.
@@ -42,54 +42,35 @@ fn bearer(parts: &Parts) -> &str {
         .unwrap_or("")
 }
 
-/// The HTTP answer for a token that was not accepted.
-pub fn reject(err: &AuthError) -> Response {
-    match err {
-        AuthError::Missing | AuthError::Malformed | AuthError::Invalid => {
-            error(ErrorCode::Unauthorized, err.to_string())
-        }
-        AuthError::WrongRole { .. } => error(ErrorCode::Forbidden, err.to_string()),
-        AuthError::NotFound(_) => error(ErrorCode::NotFound, err.to_string()),
-        AuthError::Random | AuthError::Db(_) => {
-            tracing::error!(error = %err, "token check failed");
-            error(ErrorCode::Internal, "token check failed")
-        }
-    }
-}
-
 impl FromRequestParts<AppState> for AdminAuth {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        Tokens::new(state.store().conn())
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Tokens::new(state.store().conn())
             .require(bearer(parts), Role::Admin)
-            .await
-            .map(AdminAuth)
-            .map_err(|e| reject(&e))
+            .await?;
+        Ok(AdminAuth(principal))
     }
 }
 
 impl FromRequestParts<AppState> for UserAuth {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Tokens::new(state.store().conn())
             .require(bearer(parts), Role::User)
-            .await
-            .map_err(|e| reject(&e))?;
-        let user_id = principal
-            .user_id
-            .clone()
-            .ok_or_else(|| error(ErrorCode::Forbidden, "this token is not bound to a user"))?;
+            .await?;
+        let user_id = principal.user_id.clone().ok_or_else(|| {
+            ApiError::new(ErrorCode::Forbidden, "this token is not bound to a user")
+        })?;
         Ok(UserAuth { principal, user_id })
     }
 }
 
 impl FromRequestParts<AppState> for AnyAuth {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        Tokens::new(state.store().conn())
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let principal = Tokens::new(state.store().conn())
             .verify(bearer(parts))
-            .await
-            .map(AnyAuth)
-            .map_err(|e| reject(&e))
+            .await?;
+        Ok(AnyAuth(principal))
     }
 }

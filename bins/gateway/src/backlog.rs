@@ -5,157 +5,73 @@
 //! Also the sweeper: a background task that returns lapsed claims to `ready`.
 
 use crate::auth::AnyAuth;
-use crate::http::{AppState, error};
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::http::{AppState, Input, Routes};
+use axum::extract::State;
+use axum::http::Method;
 use mosaic_backlog::api::{
     self, CardAction, CompleteBody, FailBody, LinkBody, OwnerBody, ReclaimBody, RenewBody,
 };
 use mosaic_backlog::{
-    Backlog, BacklogError, CardId, ClaimRequest, Completion, ListFilter, NewCard,
+    Backlog, BacklogError, Card, CardId, ClaimRequest, Completion, ListFilter, NewCard,
+    ReclaimResult, Stats,
 };
 use mosaic_store::Store;
-use mosaic_types::ErrorCode;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Backlog routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(api::CARDS, post(create).get(list))
-        .route(api::CARD, get(get_card))
-        .route(api::CLAIM, post(claim))
-        .route(api::RECLAIM, post(reclaim))
-        .route(api::STATS, get(stats))
-        .route(CardAction::Renew.route(), post(renew))
-        .route(CardAction::Release.route(), post(release))
-        .route(CardAction::Link.route(), post(link))
-        .route(CardAction::Block.route(), post(block))
-        .route(CardAction::Unblock.route(), post(unblock))
-        .route(CardAction::Complete.route(), post(complete))
-        .route(CardAction::Fail.route(), post(fail))
+pub(crate) fn routes() -> Routes {
+    use Input::{Json as Body, Nothing, Query as Filter};
+    Routes::new()
+        .add(Method::POST, api::CARDS, Body, create)
+        .add(Method::GET, api::CARDS, Filter, list)
+        .add(Method::GET, api::CARD, Nothing, get_card)
+        .add(Method::POST, api::CLAIM, Body, claim)
+        .add(Method::POST, api::RECLAIM, Body, reclaim)
+        .add(Method::GET, api::STATS, Nothing, stats)
+        .add(Method::POST, CardAction::Renew.route(), Body, renew)
+        .add(Method::POST, CardAction::Release.route(), Body, release)
+        .add(Method::POST, CardAction::Link.route(), Body, link)
+        .add(Method::POST, CardAction::Block.route(), Nothing, block)
+        .add(Method::POST, CardAction::Unblock.route(), Nothing, unblock)
+        .add(Method::POST, CardAction::Complete.route(), Body, complete)
+        .add(Method::POST, CardAction::Fail.route(), Body, fail)
 }
 
 fn backlog(state: &AppState) -> Backlog {
     Backlog::new(state.store())
 }
 
-/// A JSON body whose rejection is the error envelope, not axum's plain text.
-pub(crate) struct Body<T>(pub(crate) T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
-    type Rejection = Response;
-    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(e) => Err(bad_body(&e)),
-        }
-    }
-}
-
-fn bad_body(e: &JsonRejection) -> Response {
-    error(
-        ErrorCode::InvalidRequest,
-        format!("invalid request body: {}", e.body_text()),
-    )
-}
-
-/// The `{id}` path segment as a [`CardId`], rejected with the envelope.
-struct Id(CardId);
-
-impl<S: Send + Sync> FromRequestParts<S> for Id {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        match axum::extract::Path::<CardId>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(id)) => Ok(Id(id)),
-            Err(e) => Err(bad_path(&e)),
-        }
-    }
-}
-
-fn bad_path(e: &PathRejection) -> Response {
-    error(
-        ErrorCode::InvalidRequest,
-        format!("invalid card id: {}", e.body_text()),
-    )
-}
-
-/// The list filter from the query string, rejected with the envelope.
-struct Filter(ListFilter);
-
-impl<S: Send + Sync> FromRequestParts<S> for Filter {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        match axum::extract::Query::<ListFilter>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(filter)) => Ok(Filter(filter)),
-            Err(e) => Err(bad_query(&e)),
-        }
-    }
-}
-
-fn bad_query(e: &QueryRejection) -> Response {
-    error(
-        ErrorCode::InvalidRequest,
-        format!("invalid list filter: {}", e.body_text()),
-    )
-}
-
-/// A result as a response: the value as JSON, or the error's envelope.
-fn reply<T: Serialize>(result: Result<T, BacklogError>) -> Response {
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(e) => backlog_error(&e),
-    }
-}
-
-/// The status each backlog error travels with.
-pub(crate) fn error_code(err: &BacklogError) -> ErrorCode {
-    match err {
-        BacklogError::Invalid(_)
-        | BacklogError::SelfDependency { .. }
-        | BacklogError::Cycle { .. } => ErrorCode::InvalidRequest,
-        BacklogError::NotFound { .. } | BacklogError::DependencyNotFound { .. } => {
-            ErrorCode::NotFound
-        }
-        BacklogError::DuplicateId { .. }
-        | BacklogError::WrongOwner { .. }
-        | BacklogError::WrongStatus { .. } => ErrorCode::Conflict,
-        BacklogError::Corrupt { .. } | BacklogError::Db(_) => ErrorCode::Internal,
-    }
-}
-
-fn backlog_error(err: &BacklogError) -> Response {
-    let code = error_code(err);
-    if code == ErrorCode::Internal {
-        tracing::error!(error = %err, "backlog operation failed");
-    }
-    error(code, err.to_string())
-}
+/// A backlog answer.
+type Reply<T> = Result<Json<T>, ApiError>;
 
 async fn create(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Body(card): Body<NewCard>,
-) -> Response {
-    reply(backlog(&state).create(card).await)
+    Json(card): Json<NewCard>,
+) -> Reply<Card> {
+    Ok(Json(backlog(&state).create(card).await?))
 }
 
-async fn list(_auth: AnyAuth, State(state): State<AppState>, Filter(filter): Filter) -> Response {
-    reply(backlog(&state).list(&filter).await)
+async fn list(
+    _auth: AnyAuth,
+    State(state): State<AppState>,
+    Query(filter): Query<ListFilter>,
+) -> Reply<Vec<Card>> {
+    Ok(Json(backlog(&state).list(&filter).await?))
 }
 
-async fn get_card(_auth: AnyAuth, State(state): State<AppState>, Id(id): Id) -> Response {
-    match backlog(&state).get(&id).await {
-        Ok(Some(card)) => Json(card).into_response(),
-        Ok(None) => backlog_error(&BacklogError::NotFound { id }),
-        Err(e) => backlog_error(&e),
+async fn get_card(
+    _auth: AnyAuth,
+    State(state): State<AppState>,
+    Path(id): Path<CardId>,
+) -> Reply<Card> {
+    match backlog(&state).get(&id).await? {
+        Some(card) => Ok(Json(card)),
+        None => Err(BacklogError::NotFound { id }.into()),
     }
 }
 
@@ -163,88 +79,96 @@ async fn get_card(_auth: AnyAuth, State(state): State<AppState>, Id(id): Id) -> 
 async fn claim(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Body(req): Body<ClaimRequest>,
-) -> Response {
-    reply(backlog(&state).claim(&req).await)
+    Json(req): Json<ClaimRequest>,
+) -> Reply<Option<Card>> {
+    Ok(Json(backlog(&state).claim(&req).await?))
 }
 
 async fn reclaim(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Body(body): Body<ReclaimBody>,
-) -> Response {
-    reply(backlog(&state).reclaim(body.id.as_ref()).await)
+    Json(body): Json<ReclaimBody>,
+) -> Reply<ReclaimResult> {
+    Ok(Json(backlog(&state).reclaim(body.id.as_ref()).await?))
 }
 
-async fn stats(_auth: AnyAuth, State(state): State<AppState>) -> Response {
-    reply(backlog(&state).stats().await)
+async fn stats(_auth: AnyAuth, State(state): State<AppState>) -> Reply<Stats> {
+    Ok(Json(backlog(&state).stats().await?))
 }
 
 async fn renew(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Id(id): Id,
-    Body(body): Body<RenewBody>,
-) -> Response {
-    reply(
-        backlog(&state)
-            .renew(&id, &body.owner, body.ttl_seconds)
-            .await,
-    )
+    Path(id): Path<CardId>,
+    Json(body): Json<RenewBody>,
+) -> Reply<Card> {
+    let card = backlog(&state)
+        .renew(&id, &body.owner, body.ttl_seconds)
+        .await?;
+    Ok(Json(card))
 }
 
 async fn release(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Id(id): Id,
-    Body(body): Body<OwnerBody>,
-) -> Response {
-    reply(backlog(&state).release(&id, &body.owner).await)
+    Path(id): Path<CardId>,
+    Json(body): Json<OwnerBody>,
+) -> Reply<Card> {
+    Ok(Json(backlog(&state).release(&id, &body.owner).await?))
 }
 
 async fn link(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Id(id): Id,
-    Body(body): Body<LinkBody>,
-) -> Response {
-    reply(backlog(&state).link(&id, &body.to).await)
+    Path(id): Path<CardId>,
+    Json(body): Json<LinkBody>,
+) -> Reply<Card> {
+    Ok(Json(backlog(&state).link(&id, &body.to).await?))
 }
 
-async fn block(_auth: AnyAuth, State(state): State<AppState>, Id(id): Id) -> Response {
-    reply(backlog(&state).block(&id).await)
+async fn block(
+    _auth: AnyAuth,
+    State(state): State<AppState>,
+    Path(id): Path<CardId>,
+) -> Reply<Card> {
+    Ok(Json(backlog(&state).block(&id).await?))
 }
 
-async fn unblock(_auth: AnyAuth, State(state): State<AppState>, Id(id): Id) -> Response {
-    reply(backlog(&state).unblock(&id).await)
+async fn unblock(
+    _auth: AnyAuth,
+    State(state): State<AppState>,
+    Path(id): Path<CardId>,
+) -> Reply<Card> {
+    Ok(Json(backlog(&state).unblock(&id).await?))
 }
 
 async fn complete(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Id(id): Id,
-    Body(body): Body<CompleteBody>,
-) -> Response {
+    Path(id): Path<CardId>,
+    Json(body): Json<CompleteBody>,
+) -> Reply<Card> {
     let by = match (body.owner, body.force) {
         (_, true) => Completion::Forced,
         (Some(owner), false) => Completion::Owner(owner),
         (None, false) => {
-            return error(
-                ErrorCode::InvalidRequest,
+            return Err(ApiError::invalid(
                 "complete needs the claim's `owner`, or `force: true` to complete it regardless",
-            );
+            ));
         }
     };
-    reply(backlog(&state).complete(&id, &by).await)
+    Ok(Json(backlog(&state).complete(&id, &by).await?))
 }
 
 async fn fail(
     _auth: AnyAuth,
     State(state): State<AppState>,
-    Id(id): Id,
-    Body(body): Body<FailBody>,
-) -> Response {
-    reply(backlog(&state).fail(&id, &body.owner, &body.error).await)
+    Path(id): Path<CardId>,
+    Json(body): Json<FailBody>,
+) -> Reply<Card> {
+    Ok(Json(
+        backlog(&state).fail(&id, &body.owner, &body.error).await?,
+    ))
 }
 
 /// Environment variable setting how often the sweeper runs, in seconds
@@ -340,33 +264,6 @@ mod tests {
                 err.contains(SWEEP_INTERVAL_ENV) && err.contains(bad),
                 "{err}"
             );
-        }
-    }
-
-    #[test]
-    fn errors_map_to_the_codes_clients_act_on() {
-        let id = CardId::new("c").unwrap();
-        let owner = mosaic_backlog::Owner::new("w").unwrap();
-        for (err, code) in [
-            (
-                BacklogError::NotFound { id: id.clone() },
-                ErrorCode::NotFound,
-            ),
-            (
-                BacklogError::WrongOwner {
-                    id: id.clone(),
-                    owner,
-                    holder: None,
-                },
-                ErrorCode::Conflict,
-            ),
-            (
-                BacklogError::SelfDependency { id: id.clone() },
-                ErrorCode::InvalidRequest,
-            ),
-            (BacklogError::DuplicateId { id }, ErrorCode::Conflict),
-        ] {
-            assert_eq!(error_code(&err), code, "{err}");
         }
     }
 

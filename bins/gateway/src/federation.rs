@@ -9,22 +9,26 @@
 //! whose serial differs, gets 403 `Federation access denied`. No handler runs
 //! without a context.
 
-use crate::http::AppState;
+use crate::error::ApiError;
+use crate::extract::{Json, Path};
+use crate::http::{AppState, Input, Routes};
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::service::TowerToHyperService;
 use mosaic_federation::context::{self, PresentedClaims};
-use mosaic_federation::verbs::{self, VerbError};
+use mosaic_federation::query::Item;
+use mosaic_federation::verbs;
 use mosaic_identity::{GatewayPki, TrustAnchors, verify_client_chain};
 use mosaic_scope::FederationContext;
-use mosaic_types::{ErrorCode, ErrorEnvelope};
+use mosaic_types::{
+    ErrorCode, FederationCapabilitiesResponse, FederationGetResponse, FederationListResponse,
+};
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -88,23 +92,64 @@ impl FederationTls {
     }
 }
 
-/// The verbs behind the auth layer, plus the two unauthenticated onboarding
-/// routes: the CA certificate (which enrolling peers check against their pin)
-/// and enrollment itself (the one-time token is the credential).
+/// The two unauthenticated onboarding routes: the CA certificate (which
+/// enrolling peers check against their pin) and enrollment itself (the
+/// one-time token is the credential).
+fn onboarding() -> Routes {
+    Routes::new()
+        .add(
+            Method::GET,
+            "/api/federation/v1/ca",
+            Input::Nothing,
+            ca_certificate,
+        )
+        .add(
+            Method::POST,
+            "/api/federation/v1/enroll",
+            Input::Json,
+            crate::identity::enroll,
+        )
+}
+
+/// The three verbs; they run only behind the auth layer.
+fn verbs() -> Routes {
+    Routes::new()
+        .add(
+            Method::GET,
+            "/api/federation/v1/capabilities",
+            Input::Nothing,
+            capabilities,
+        )
+        .add(
+            Method::POST,
+            "/api/federation/v1/list/{resource}",
+            Input::Json,
+            list,
+        )
+        .add(
+            Method::POST,
+            "/api/federation/v1/get/{resource}/{id}",
+            Input::Nothing,
+            get_one,
+        )
+}
+
+/// Every route of the federation listener.
+pub fn route_table() -> Vec<crate::http::RouteInfo> {
+    onboarding().merge(verbs()).table().to_vec()
+}
+
+/// The verbs behind the auth layer, plus the onboarding routes.
 pub fn routes(state: AppState, anchors: TrustAnchors) -> Router {
-    let onboarding = Router::new()
-        .route("/api/federation/v1/ca", get(ca_certificate))
-        .route("/api/federation/v1/enroll", post(crate::identity::enroll))
-        .with_state(state.clone());
-    let verbs = Router::new()
-        .route("/api/federation/v1/capabilities", get(capabilities))
-        .route("/api/federation/v1/list/{resource}", post(list))
-        .route("/api/federation/v1/get/{resource}/{id}", post(get_one))
-        .fallback(|| async {
-            render(&VerbError {
-                status: 404,
-                envelope: ErrorEnvelope::new(ErrorCode::NotFound, "no such federation route"),
-            })
+    let onboarding = onboarding().into_router().with_state(state.clone());
+    let verbs = verbs()
+        .into_router()
+        .fallback(|| async { ApiError::not_found("no such federation route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this federation route does not take that method",
+            )
         })
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), anchors),
@@ -116,25 +161,17 @@ pub fn routes(state: AppState, anchors: TrustAnchors) -> Router {
 
 /// `GET /api/federation/v1/ca`: the CA this gateway issues peer certificates
 /// from. Public: enrolling peers compare its fingerprint with their pin.
-async fn ca_certificate(State(state): State<AppState>) -> Response {
-    match state.pki() {
-        Some(pki) => {
-            Json(serde_json::json!({ "ca_certificate": pki.ca.cert_pem() })).into_response()
-        }
-        None => refuse(ErrorCode::Unavailable, "this gateway has no PKI"),
-    }
-}
-
-fn render(err: &VerbError) -> Response {
-    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(err.envelope.clone())).into_response()
+async fn ca_certificate(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let pki = crate::identity::pki(&state)?;
+    Ok(Json(
+        serde_json::json!({ "ca_certificate": pki.ca.cert_pem() }),
+    ))
 }
 
 fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
-    render(&VerbError {
-        status: code.http_status(),
-        envelope: ErrorEnvelope::new(code, message),
-    })
+    ApiError::new(code, message).into_response()
 }
 
 /// The auth layer: certificate → claims → grant → context.
@@ -186,11 +223,10 @@ async fn authenticate(
     }
 }
 
-async fn capabilities(ctx: Option<Extension<FederationContext>>) -> Response {
-    match verbs::capabilities(ctx.as_deref()) {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => render(&e),
-    }
+async fn capabilities(
+    ctx: Option<Extension<FederationContext>>,
+) -> Result<Json<FederationCapabilitiesResponse>, ApiError> {
+    Ok(Json(verbs::capabilities(ctx.as_deref())?))
 }
 
 async fn list(
@@ -198,35 +234,24 @@ async fn list(
     ctx: Option<Extension<FederationContext>>,
     Path(resource): Path<String>,
     body: Bytes,
-) -> Response {
+) -> Result<Json<FederationListResponse<Item>>, ApiError> {
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
-        match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => {
-                return refuse(
-                    ErrorCode::InvalidRequest,
-                    format!("Federation list body is not JSON: {e}"),
-                );
-            }
-        }
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("Federation list body is not JSON: {e}")))?
     };
-    match verbs::list(state.store().conn(), ctx.as_deref(), &resource, &body).await {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => render(&e),
-    }
+    let page = verbs::list(state.store().conn(), ctx.as_deref(), &resource, &body).await?;
+    Ok(Json(page))
 }
 
 async fn get_one(
     State(state): State<AppState>,
     ctx: Option<Extension<FederationContext>>,
     Path((resource, id)): Path<(String, String)>,
-) -> Response {
-    match verbs::get(state.store().conn(), ctx.as_deref(), &resource, &id).await {
-        Ok(item) => Json(item).into_response(),
-        Err(e) => render(&e),
-    }
+) -> Result<Json<FederationGetResponse<Item>>, ApiError> {
+    let item = verbs::get(state.store().conn(), ctx.as_deref(), &resource, &id).await?;
+    Ok(Json(item))
 }
 
 /// Accepts TLS connections on `listener` until `shutdown` turns true, then

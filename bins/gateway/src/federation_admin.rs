@@ -8,13 +8,12 @@
 //! its key sealed.
 
 use crate::auth::AdminAuth;
-use crate::http::{AppState, error};
+use crate::extract::{Json, Path};
+use crate::http::{AppState, Input, Routes, error};
 use crate::query::{client_for_row, client_key_purpose};
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{Duration, SecondsFormat, Utc};
 use mosaic_federation_client::enroll::{EnrollmentCode, enroll};
 use mosaic_identity::enrollment::{DEFAULT_TOKEN_TTL, Enrollment};
@@ -28,44 +27,59 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Federation administration routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/admin/v1/federation/peers",
-            get(list_peers).post(add_peer),
-        )
-        .route(
+pub(crate) fn routes() -> Routes {
+    use Input::{Json as Body, Nothing, OptionalJson};
+    const PEERS: &str = "/api/admin/v1/federation/peers";
+    const PEER: &str = "/api/admin/v1/federation/peers/{id}";
+    const GRANTS: &str = "/api/admin/v1/federation/grants";
+    Routes::new()
+        .add(Method::GET, PEERS, Nothing, list_peers)
+        .add(Method::POST, PEERS, Body, add_peer)
+        .add(
+            Method::POST,
             "/api/admin/v1/federation/peers/enroll",
-            post(enroll_outbound),
+            Body,
+            enroll_outbound,
         )
-        .route(
-            "/api/admin/v1/federation/peers/{id}",
-            get(show_peer).delete(remove_peer),
-        )
-        .route(
+        .add(Method::GET, PEER, Nothing, show_peer)
+        .add(Method::DELETE, PEER, Nothing, remove_peer)
+        .add(
+            Method::POST,
             "/api/admin/v1/federation/peers/{id}/suspend",
-            post(suspend_peer),
+            Nothing,
+            suspend_peer,
         )
-        .route(
+        .add(
+            Method::POST,
             "/api/admin/v1/federation/peers/{id}/activate",
-            post(activate_peer),
+            Nothing,
+            activate_peer,
         )
-        .route(
+        .add(
+            Method::GET,
             "/api/admin/v1/federation/peers/{id}/capabilities",
-            get(peer_capabilities),
+            Nothing,
+            peer_capabilities,
         )
-        .route(
-            "/api/admin/v1/federation/grants",
-            get(list_grants).post(create_grant),
+        .add(Method::GET, GRANTS, Nothing, list_grants)
+        .add(Method::POST, GRANTS, Body, create_grant)
+        .add(
+            Method::GET,
+            "/api/admin/v1/federation/grants/{id}",
+            Nothing,
+            show_grant,
         )
-        .route("/api/admin/v1/federation/grants/{id}", get(show_grant))
-        .route(
+        .add(
+            Method::POST,
             "/api/admin/v1/federation/grants/{id}/revoke",
-            post(revoke_grant),
+            Body,
+            revoke_grant,
         )
-        .route(
+        .add(
+            Method::POST,
             "/api/admin/v1/federation/grants/{id}/tokens",
-            post(new_token),
+            OptionalJson,
+            new_token,
         )
 }
 

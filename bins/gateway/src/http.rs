@@ -1,12 +1,16 @@
-//! The HTTP API: health and readiness today; every later API mounts here.
+//! The HTTP API: shared state, the route table every API group registers
+//! in, health and readiness, and the fallbacks for unknown routes.
 
+use crate::error::ApiError;
+use crate::extract::Json;
+use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::handler::Handler;
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{MethodFilter, on};
 use mosaic_store::Store;
-use mosaic_types::{ErrorCode, ErrorEnvelope};
+use mosaic_types::ErrorCode;
 use serde::Serialize;
 
 /// Shared state of every handler.
@@ -64,20 +68,120 @@ impl AppState {
     }
 }
 
-/// The gateway's HTTP routes. Each API group is a `Router<AppState>` built in
-/// its own module and merged here.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+/// What a route reads from a request besides its path, so a test can send
+/// each route the malformed input it must refuse with the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Path parameters at most.
+    Nothing,
+    /// A JSON body it cannot do without.
+    Json,
+    /// A JSON body it may do without.
+    OptionalJson,
+    /// Query-string parameters.
+    Query,
+}
+
+/// One registered route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The method.
+    pub method: Method,
+    /// The path template, `{name}` for a parameter.
+    pub path: &'static str,
+    /// What it reads.
+    pub input: Input,
+}
+
+/// A router that remembers what it routes: every API group registers through
+/// it, so [`route_table`] lists exactly what [`router`] serves.
+#[derive(Debug)]
+pub(crate) struct Routes<S = AppState> {
+    router: Router<S>,
+    table: Vec<RouteInfo>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Routes<S> {
+    pub(crate) fn new() -> Self {
+        Self {
+            router: Router::new(),
+            table: Vec::new(),
+        }
+    }
+
+    /// Adds `handler` for `method` on `path`.
+    pub(crate) fn add<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        input: Input,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, S>,
+        T: 'static,
+    {
+        let filter = match method {
+            Method::GET => MethodFilter::GET,
+            Method::POST => MethodFilter::POST,
+            Method::PUT => MethodFilter::PUT,
+            Method::DELETE => MethodFilter::DELETE,
+            Method::PATCH => MethodFilter::PATCH,
+            // Only the methods above are used; a new one is added here.
+            _ => MethodFilter::GET,
+        };
+        self.router = self.router.route(path, on(filter, handler));
+        self.table.push(RouteInfo {
+            method,
+            path,
+            input,
+        });
+        self
+    }
+
+    /// Adds every route of `other`.
+    pub(crate) fn merge(mut self, other: Self) -> Self {
+        self.router = self.router.merge(other.router);
+        self.table.extend(other.table);
+        self
+    }
+
+    /// The routes registered so far.
+    pub(crate) fn table(&self) -> &[RouteInfo] {
+        &self.table
+    }
+
+    /// The axum router.
+    pub(crate) fn into_router(self) -> Router<S> {
+        self.router
+    }
+}
+
+fn api() -> Routes {
+    Routes::new()
+        .add(Method::GET, "/healthz", Input::Nothing, healthz)
+        .add(Method::GET, "/readyz", Input::Nothing, readyz)
         .merge(crate::admin::routes())
         .merge(crate::native::routes())
         .merge(crate::federation_admin::routes())
-        .route("/api/v1/query/{resource}", get(crate::query::query))
+        .merge(crate::query::routes())
         .merge(crate::identity::routes())
         .merge(crate::backlog::routes())
         .merge(crate::nodes::api::routes())
+}
+
+/// Every route of the HTTP API, as [`router`] serves them.
+pub fn route_table() -> Vec<RouteInfo> {
+    api().table().to_vec()
+}
+
+/// The gateway's HTTP routes. Each API group is a [`Routes`] built in its own
+/// module and merged here; unknown paths and methods answer with the envelope.
+pub fn router(state: AppState) -> Router {
+    api()
+        .into_router()
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -104,35 +208,38 @@ struct Ready {
 }
 
 /// Readiness: storage answers a query.
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     let ping = async {
         state.store.ping().await?;
         state.store.status().await
     };
     match ping.await {
-        Ok(status) => Json(Ready {
+        Ok(status) => Ok(Json(Ready {
             status: "ready",
             backend: status.backend,
             schema: status.current,
-        })
-        .into_response(),
+        })),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            error(
-                ErrorCode::Unavailable,
-                format!("storage is unreachable: {e}"),
-            )
+            Err(ApiError::unavailable(format!(
+                "storage is unreachable: {e}"
+            )))
         }
     }
 }
 
-async fn not_found() -> Response {
-    error(ErrorCode::NotFound, "no such route")
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
 }
 
 /// Renders the error envelope with the status its code travels with.
 pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> Response {
-    let status =
-        StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(ErrorEnvelope::new(code, message))).into_response()
+    ApiError::new(code, message).into_response()
 }

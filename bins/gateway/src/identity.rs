@@ -7,32 +7,43 @@
 //!   in, a client certificate out. The token is the credential.
 
 use crate::auth::AdminAuth;
-use crate::http::{AppState, error};
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::http::{AppState, Input, Routes};
 use crate::settings::Settings;
 use anyhow::Context as _;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use mosaic_identity::enrollment::{EnrollError, EnrollRequest, Enrollment};
-use mosaic_identity::instance::{InstanceConfig, InstanceError, Instances};
+use axum::http::{Method, StatusCode};
+use mosaic_identity::enrollment::{EnrollRequest, Enrollment};
+use mosaic_identity::instance::{InstanceConfig, Instances};
 use mosaic_identity::{GatewayPki, PkiEvent, PkiOptions, instance_name};
 use mosaic_store::Store;
-use mosaic_types::{EnrollmentRequest, EnrollmentResponse, ErrorCode, PublicInstanceIdentity};
+use mosaic_types::{EnrollmentRequest, EnrollmentResponse, PublicInstanceIdentity};
 use std::path::Path;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// Identity routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/federation/instance", get(instance))
-        .route(
-            "/api/v1/federation/instance/regenerate-keys",
-            post(regenerate_keys),
+pub(crate) fn routes() -> Routes {
+    Routes::new()
+        .add(
+            Method::GET,
+            "/api/v1/federation/instance",
+            Input::Nothing,
+            instance,
         )
-        .route("/api/v1/federation/enroll", post(enroll))
+        .add(
+            Method::POST,
+            "/api/v1/federation/instance/regenerate-keys",
+            Input::Nothing,
+            regenerate_keys,
+        )
+        .add(
+            Method::POST,
+            "/api/v1/federation/enroll",
+            Input::Json,
+            enroll,
+        )
 }
 
 /// Loads (or on first start creates) the PKI in the data dir and the
@@ -89,21 +100,11 @@ fn log_events(events: &[PkiEvent], data_dir: &Path) {
     }
 }
 
-fn no_pki() -> Response {
-    error(
-        ErrorCode::Unavailable,
-        "the gateway's PKI is not initialised",
-    )
-}
-
-fn instance_failure(e: &InstanceError) -> Response {
-    match e {
-        InstanceError::NotInitialised => error(ErrorCode::Unavailable, e.to_string()),
-        _ => {
-            tracing::error!(error = %e, "instance identity failed");
-            error(ErrorCode::Internal, "instance identity failed")
-        }
-    }
+/// The PKI, or `unavailable` in states built without one.
+pub(crate) fn pki(state: &AppState) -> Result<&Arc<GatewayPki>, ApiError> {
+    state
+        .pki()
+        .ok_or_else(|| ApiError::unavailable("the gateway's PKI is not initialised"))
 }
 
 fn with_fingerprint(
@@ -115,101 +116,61 @@ fn with_fingerprint(
 }
 
 /// The public identity: never a private key.
-async fn instance(State(state): State<AppState>) -> Response {
-    let Some(pki) = state.pki() else {
-        return no_pki();
-    };
-    match Instances::new(state.store().conn(), &pki.sealer)
+async fn instance(State(state): State<AppState>) -> Result<Json<PublicInstanceIdentity>, ApiError> {
+    let pki = pki(&state)?;
+    let identity = Instances::new(state.store().conn(), &pki.sealer)
         .get()
-        .await
-    {
-        Ok(identity) => Json(with_fingerprint(identity, pki)).into_response(),
-        Err(e) => instance_failure(&e),
-    }
+        .await?;
+    Ok(Json(with_fingerprint(identity, pki)))
 }
 
 /// Replaces the instance signing key; the id stays.
-async fn regenerate_keys(admin: AdminAuth, State(state): State<AppState>) -> Response {
-    let Some(pki) = state.pki() else {
-        return no_pki();
-    };
-    match Instances::new(state.store().conn(), &pki.sealer)
+async fn regenerate_keys(
+    admin: AdminAuth,
+    State(state): State<AppState>,
+) -> Result<Json<PublicInstanceIdentity>, ApiError> {
+    let pki = pki(&state)?;
+    let identity = Instances::new(state.store().conn(), &pki.sealer)
         .regenerate_keys(chrono::Utc::now())
-        .await
-    {
-        Ok(identity) => {
-            tracing::info!(token = %admin.0.token_id, "instance signing key regenerated");
-            Json(with_fingerprint(identity, pki)).into_response()
-        }
-        Err(e) => instance_failure(&e),
-    }
-}
-
-fn enroll_failure(e: &EnrollError) -> Response {
-    use EnrollError as E;
-    match e {
-        E::MalformedToken | E::UnknownToken | E::TokenUsed { .. } | E::TokenExpired { .. } => {
-            error(ErrorCode::Unauthorized, e.to_string())
-        }
-        E::GrantNotFound(_) | E::GrantNotActive { .. } | E::PeerNotFound(_) => {
-            error(ErrorCode::Forbidden, e.to_string())
-        }
-        E::Csr(_) | E::BadTtl(_) => error(ErrorCode::InvalidRequest, e.to_string()),
-        E::Ca(_) | E::BadStoredId(_) | E::Random | E::Db(_) => {
-            tracing::error!(error = %e, "enrollment failed");
-            error(ErrorCode::Internal, "enrollment failed")
-        }
-    }
+        .await?;
+    tracing::info!(token = %admin.0.token_id, "instance signing key regenerated");
+    Ok(Json(with_fingerprint(identity, pki)))
 }
 
 /// Trades a one-time token and a CSR for a client certificate.
-pub(crate) async fn enroll(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
-    let Some(pki) = state.pki() else {
-        return no_pki();
-    };
-    let request: EnrollmentRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(e) => {
-            return error(
-                ErrorCode::InvalidRequest,
-                format!(
-                    "expected {{\"token\": \"mosaic_enroll_…\", \"csr\": \"-----BEGIN CERTIFICATE REQUEST-----…\"}}: {e}"
-                ),
-            );
-        }
-    };
+pub(crate) async fn enroll(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<EnrollmentResponse>), ApiError> {
+    let pki = pki(&state)?;
+    let request: EnrollmentRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(format!(
+            "expected {{\"token\": \"mosaic_enroll_…\", \"csr\": \"-----BEGIN CERTIFICATE REQUEST-----…\"}}: {e}"
+        ))
+    })?;
     let conn = state.store().conn();
-    let instance_id = match Instances::new(conn, &pki.sealer).get().await {
-        Ok(identity) => Some(identity.instance_id),
-        Err(e) => return instance_failure(&e),
-    };
+    let instance_id = Some(Instances::new(conn, &pki.sealer).get().await?.instance_id);
     let enroll = EnrollRequest {
         token: Zeroizing::new(request.token),
         csr_pem: request.csr,
         instance_id,
     };
-    match Enrollment::new(conn)
+    let cert = Enrollment::new(conn)
         .enroll(&pki.ca, &enroll, chrono::Utc::now())
-        .await
-    {
-        Ok(cert) => {
-            tracing::info!(grant = %cert.grant_id, peer = %cert.peer_id, serial = %cert.serial, "peer enrolled");
-            (
-                StatusCode::CREATED,
-                Json(EnrollmentResponse {
-                    certificate: cert.certificate_pem,
-                    ca_certificate: cert.ca_certificate_pem,
-                    serial: cert.serial.to_string(),
-                    not_after: cert
-                        .not_after
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    grant_id: cert.grant_id.to_string(),
-                    peer_id: cert.peer_id.to_string(),
-                    subject_user_id: cert.subject_user_id.to_string(),
-                }),
-            )
-                .into_response()
-        }
-        Err(e) => enroll_failure(&e),
-    }
+        .await?;
+    tracing::info!(grant = %cert.grant_id, peer = %cert.peer_id, serial = %cert.serial, "peer enrolled");
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollmentResponse {
+            certificate: cert.certificate_pem,
+            ca_certificate: cert.ca_certificate_pem,
+            serial: cert.serial.to_string(),
+            not_after: cert
+                .not_after
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            grant_id: cert.grant_id.to_string(),
+            peer_id: cert.peer_id.to_string(),
+            subject_user_id: cert.subject_user_id.to_string(),
+        }),
+    ))
 }

@@ -5,6 +5,8 @@
 mod admin;
 pub mod auth;
 pub mod backlog;
+pub mod error;
+pub mod extract;
 pub mod federation;
 mod federation_admin;
 mod http;
@@ -14,7 +16,8 @@ pub mod nodes;
 mod query;
 mod settings;
 
-pub use http::{AppState, router};
+pub use error::ApiError;
+pub use http::{AppState, Input, RouteInfo, route_table, router};
 pub use settings::{Flags, Settings};
 
 use anyhow::Context as _;

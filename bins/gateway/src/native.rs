@@ -1,77 +1,92 @@
 //! `/api/v1/…`: a user's own data (projects, missions, tasks, notes, memory),
 //! written with a user token, and `/api/admin/v1/…` people management.
 
-use crate::auth::{AdminAuth, UserAuth, reject};
-use crate::http::{AppState, error};
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
-use axum::{Json, Router};
+use crate::auth::{AdminAuth, UserAuth};
+use crate::error::ApiError;
+use crate::extract::{Json, Path};
+use crate::http::{AppState, Input, Routes};
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
 use mosaic_auth::{Role, Tokens};
 use mosaic_native::{
-    Native, NativeError, NewInsight, NewMission, NewNote, NewPreference, NewProject, NewTask,
-    NewTeam, NewUser, Owner,
+    Membership, Native, NewInsight, NewMission, NewNote, NewPreference, NewProject, NewTask,
+    NewTeam, NewUser, Owner, Project, Task, Team, User,
 };
-use mosaic_types::ErrorCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// Routes for native data and people.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/v1/users", post(create_user).get(list_users))
-        .route("/api/admin/v1/users/{id}/tokens", post(issue_user_token))
-        .route("/api/admin/v1/teams", post(create_team))
-        .route(
-            "/api/admin/v1/teams/{team}/members/{user}",
-            put(add_member).delete(remove_member),
+pub(crate) fn routes() -> Routes {
+    use Input::{Json as Body, Nothing, OptionalJson};
+    Routes::new()
+        .add(Method::POST, "/api/admin/v1/users", Body, create_user)
+        .add(Method::GET, "/api/admin/v1/users", Nothing, list_users)
+        .add(
+            Method::POST,
+            "/api/admin/v1/users/{id}/tokens",
+            OptionalJson,
+            issue_user_token,
         )
-        .route("/api/v1/projects", post(create_project))
-        .route("/api/v1/missions", post(create_mission))
-        .route("/api/v1/tasks", post(create_task))
-        .route("/api/v1/notes", post(create_note))
-        .route("/api/v1/memory/insights", post(create_insight))
-        .route("/api/v1/memory/preferences", put(set_preference))
+        .add(Method::POST, "/api/admin/v1/teams", Body, create_team)
+        .add(
+            Method::PUT,
+            "/api/admin/v1/teams/{team}/members/{user}",
+            OptionalJson,
+            add_member,
+        )
+        .add(
+            Method::DELETE,
+            "/api/admin/v1/teams/{team}/members/{user}",
+            Nothing,
+            remove_member,
+        )
+        .add(Method::POST, "/api/v1/projects", Body, create_project)
+        .add(Method::POST, "/api/v1/missions", Body, create_mission)
+        .add(Method::POST, "/api/v1/tasks", Body, create_task)
+        .add(Method::POST, "/api/v1/notes", Body, create_note)
+        .add(
+            Method::POST,
+            "/api/v1/memory/insights",
+            Body,
+            create_insight,
+        )
+        .add(
+            Method::PUT,
+            "/api/v1/memory/preferences",
+            Body,
+            set_preference,
+        )
 }
 
-fn native_error(e: &NativeError) -> Response {
-    let code = match e {
-        NativeError::Invalid { .. } => ErrorCode::InvalidRequest,
-        NativeError::NotFound { .. } => ErrorCode::NotFound,
-        NativeError::Duplicate { .. } => ErrorCode::Conflict,
-        NativeError::Forbidden(_) => ErrorCode::Forbidden,
-        NativeError::Db(_) => {
-            tracing::error!(error = %e, "native write failed");
-            return error(ErrorCode::Internal, "storage failed");
-        }
-    };
-    error(code, e.to_string())
+/// A created row: `201` and its JSON.
+type Created<T> = Result<(StatusCode, Json<T>), ApiError>;
+
+fn created<T: Serialize>(value: T) -> (StatusCode, Json<T>) {
+    (StatusCode::CREATED, Json(value))
 }
 
-fn created<T: Serialize>(result: Result<T, NativeError>) -> Response {
-    match result {
-        Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
-        Err(e) => native_error(&e),
-    }
+/// `{"id": …}`, the answer of writes that return only the new id.
+#[derive(Debug, Serialize)]
+struct NewId {
+    id: String,
 }
 
 async fn create_user(
     _a: AdminAuth,
     State(s): State<AppState>,
     Json(body): Json<NewUser>,
-) -> Response {
-    created(Native::new(s.store().conn()).create_user(body).await)
+) -> Created<User> {
+    Ok(created(
+        Native::new(s.store().conn()).create_user(body).await?,
+    ))
 }
 
-async fn list_users(_a: AdminAuth, State(s): State<AppState>) -> Response {
-    match Native::new(s.store().conn()).list_users().await {
-        Ok(users) => Json(users).into_response(),
-        Err(e) => native_error(&e),
-    }
+async fn list_users(_a: AdminAuth, State(s): State<AppState>) -> Result<Json<Vec<User>>, ApiError> {
+    Ok(Json(Native::new(s.store().conn()).list_users().await?))
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct TokenRequest {
     #[serde(default)]
     label: Option<String>,
@@ -83,41 +98,34 @@ async fn issue_user_token(
     State(s): State<AppState>,
     Path(id): Path<String>,
     body: Option<Json<TokenRequest>>,
-) -> Response {
-    let known = Native::new(s.store().conn())
-        .list_users()
-        .await
-        .map(|u| u.iter().any(|u| u.id == id));
-    match known {
-        Ok(true) => {}
-        Ok(false) => return error(ErrorCode::NotFound, format!("no user with id `{id}`")),
-        Err(e) => return native_error(&e),
+) -> Created<Value> {
+    let users = Native::new(s.store().conn()).list_users().await?;
+    if !users.iter().any(|u| u.id == id) {
+        return Err(ApiError::not_found(format!("no user with id `{id}`")));
     }
     let label = body
         .and_then(|b| b.0.label)
         .unwrap_or_else(|| "cli".to_owned());
-    match Tokens::new(s.store().conn())
+    let token = Tokens::new(s.store().conn())
         .issue(Role::User, Some(&id), &label)
-        .await
-    {
-        Ok(t) => (
-            StatusCode::CREATED,
-            Json(json!({"id": t.id, "user_id": id, "token": t.secret})),
-        )
-            .into_response(),
-        Err(e) => reject(&e),
-    }
+        .await?;
+    Ok(created(
+        json!({"id": token.id, "user_id": id, "token": token.secret}),
+    ))
 }
 
 async fn create_team(
     _a: AdminAuth,
     State(s): State<AppState>,
     Json(body): Json<NewTeam>,
-) -> Response {
-    created(Native::new(s.store().conn()).create_team(body).await)
+) -> Created<Team> {
+    Ok(created(
+        Native::new(s.store().conn()).create_team(body).await?,
+    ))
 }
 
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct MemberRequest {
     #[serde(default)]
     role: Option<String>,
@@ -128,31 +136,25 @@ async fn add_member(
     State(s): State<AppState>,
     Path((team, user)): Path<(String, String)>,
     body: Option<Json<MemberRequest>>,
-) -> Response {
+) -> Result<Json<Membership>, ApiError> {
     let role = body
         .and_then(|b| b.0.role)
         .unwrap_or_else(|| "member".to_owned());
-    match Native::new(s.store().conn())
+    let membership = Native::new(s.store().conn())
         .add_member(&team, &user, &role)
-        .await
-    {
-        Ok(m) => Json(m).into_response(),
-        Err(e) => native_error(&e),
-    }
+        .await?;
+    Ok(Json(membership))
 }
 
 async fn remove_member(
     _a: AdminAuth,
     State(s): State<AppState>,
     Path((team, user)): Path<(String, String)>,
-) -> Response {
-    match Native::new(s.store().conn())
+) -> Result<StatusCode, ApiError> {
+    Native::new(s.store().conn())
         .remove_member(&team, &user)
-        .await
-    {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => native_error(&e),
-    }
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
@@ -167,83 +169,72 @@ async fn create_project(
     user: UserAuth,
     State(s): State<AppState>,
     Json(body): Json<ProjectRequest>,
-) -> Response {
+) -> Created<Project> {
     let owner = match body.team_id {
         Some(team) => Owner::Team(team),
         None => Owner::User(user.user_id.clone()),
     };
-    created(
-        Native::new(s.store().conn())
-            .create_project(NewProject {
-                name: body.name,
-                owner,
-                created_by: user.user_id,
-            })
-            .await,
-    )
+    let project = Native::new(s.store().conn())
+        .create_project(NewProject {
+            name: body.name,
+            owner,
+            created_by: user.user_id,
+        })
+        .await?;
+    Ok(created(project))
 }
 
 async fn create_mission(
     user: UserAuth,
     State(s): State<AppState>,
     Json(body): Json<NewMission>,
-) -> Response {
-    created(
-        Native::new(s.store().conn())
-            .create_mission(&user.user_id, body)
-            .await
-            .map(|id| json!({ "id": id })),
-    )
+) -> Created<NewId> {
+    let id = Native::new(s.store().conn())
+        .create_mission(&user.user_id, body)
+        .await?;
+    Ok(created(NewId { id }))
 }
 
 async fn create_task(
     user: UserAuth,
     State(s): State<AppState>,
     Json(body): Json<NewTask>,
-) -> Response {
-    created(
-        Native::new(s.store().conn())
-            .create_task(&user.user_id, body)
-            .await,
-    )
+) -> Created<Task> {
+    let task = Native::new(s.store().conn())
+        .create_task(&user.user_id, body)
+        .await?;
+    Ok(created(task))
 }
 
 async fn create_note(
     user: UserAuth,
     State(s): State<AppState>,
     Json(body): Json<NewNote>,
-) -> Response {
-    created(
-        Native::new(s.store().conn())
-            .create_note(&user.user_id, body)
-            .await
-            .map(|id| json!({ "id": id })),
-    )
+) -> Created<NewId> {
+    let id = Native::new(s.store().conn())
+        .create_note(&user.user_id, body)
+        .await?;
+    Ok(created(NewId { id }))
 }
 
 async fn create_insight(
     user: UserAuth,
     State(s): State<AppState>,
     Json(body): Json<NewInsight>,
-) -> Response {
-    created(
-        Native::new(s.store().conn())
-            .create_insight(&user.user_id, body)
-            .await
-            .map(|id| json!({ "id": id })),
-    )
+) -> Created<NewId> {
+    let id = Native::new(s.store().conn())
+        .create_insight(&user.user_id, body)
+        .await?;
+    Ok(created(NewId { id }))
 }
 
 async fn set_preference(
     user: UserAuth,
     State(s): State<AppState>,
     Json(body): Json<NewPreference>,
-) -> Response {
-    match Native::new(s.store().conn())
+) -> Result<Json<NewId>, ApiError> {
+    let id = Native::new(s.store().conn())
         .set_preference(&user.user_id, body)
-        .await
-    {
-        Ok(id) => Json(json!({ "id": id })).into_response(),
-        Err(e) => native_error(&e),
-    }
+        .await?;
+    Ok(Json(NewId { id }))
 }

@@ -7,10 +7,11 @@
 //! keys are unsealed in memory only.
 
 use crate::auth::UserAuth;
-use crate::http::{AppState, error};
-use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::http::{AppState, Input, Routes};
+use axum::extract::State;
+use axum::http::Method;
 use mosaic_federation::query::{FederationQueries, Verb};
 use mosaic_federation_client::{
     FederationClientError, OutboundPeer, PeerClient, PeerClientConfig, PeerDirectory, QuerySource,
@@ -180,7 +181,13 @@ pub fn client_for_row(
     state.peer_clients().get_or_build(state, row)
 }
 
+/// The query route.
+pub(crate) fn routes() -> Routes {
+    Routes::new().add(Method::GET, "/api/v1/query/{resource}", Input::Query, query)
+}
+
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct QueryParams {
     #[serde(default)]
     source: Option<String>,
@@ -234,20 +241,24 @@ pub(crate) async fn query(
     State(state): State<AppState>,
     Path(resource): Path<String>,
     Query(params): Query<QueryParams>,
-) -> Response {
-    let Ok(parsed) = resource.parse::<FederationResource>() else {
-        return error(
-            ErrorCode::InvalidRequest,
-            format!("unknown resource `{resource}` (expected tasks, notes or memory)"),
-        );
-    };
+) -> Result<Json<FederationListResponse<Row>>, ApiError> {
+    let parsed: FederationResource = resource.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "unknown resource `{resource}` (expected tasks, notes or memory)"
+        ))
+    })?;
     if parsed.is_secret() {
-        return error(ErrorCode::Forbidden, format!("{parsed} are never listed"));
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("{parsed} are never listed"),
+        ));
     }
-    let source: QuerySource = match params.source.as_deref().unwrap_or("local").parse() {
-        Ok(s) => s,
-        Err(e) => return error(ErrorCode::InvalidRequest, e.message),
-    };
+    let source: QuerySource = params
+        .source
+        .as_deref()
+        .unwrap_or("local")
+        .parse()
+        .map_err(|e: mosaic_federation_client::QuerySourceError| ApiError::invalid(e.message))?;
     let limit = params
         .limit
         .unwrap_or(DEFAULT_LIMIT)
@@ -278,26 +289,28 @@ pub(crate) async fn query(
     let local = move || async move {
         local_page(&local_state, &local_user, parsed, limit, local_cursor).await
     };
-    match router.list(&source, parsed.as_str(), &request, local).await {
-        Ok(page) => Json(page).into_response(),
-        Err(e) => {
-            let code = match e.code {
-                QuerySourceErrorCode::InvalidSource => ErrorCode::InvalidRequest,
-                QuerySourceErrorCode::PeerNotFound => ErrorCode::NotFound,
-                QuerySourceErrorCode::PeerFailed => ErrorCode::Unavailable,
-                QuerySourceErrorCode::LocalFailed | QuerySourceErrorCode::DirectoryFailed => {
-                    ErrorCode::Internal
-                }
-            };
-            let mut env = mosaic_types::ErrorEnvelope::new(code, e.message.clone());
-            if let Some(peer) = &e.peer_error {
-                env = env.with_details(serde_json::json!({
-                    "peer": peer.peer, "peerCode": peer.code, "peerStatus": peer.status,
-                }));
-            }
-            let status = axum::http::StatusCode::from_u16(code.http_status())
-                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-            (status, Json(env)).into_response()
+    let page = router
+        .list(&source, parsed.as_str(), &request, local)
+        .await
+        .map_err(source_error)?;
+    Ok(Json(page))
+}
+
+/// A failed query, with the peer's answer in the details when a peer failed.
+fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
+    let code = match e.code {
+        QuerySourceErrorCode::InvalidSource => ErrorCode::InvalidRequest,
+        QuerySourceErrorCode::PeerNotFound => ErrorCode::NotFound,
+        QuerySourceErrorCode::PeerFailed => ErrorCode::Unavailable,
+        QuerySourceErrorCode::LocalFailed | QuerySourceErrorCode::DirectoryFailed => {
+            ErrorCode::Internal
         }
+    };
+    let error = ApiError::new(code, e.message.clone());
+    match &e.peer_error {
+        Some(peer) => error.with_details(serde_json::json!({
+            "peer": peer.peer, "peerCode": peer.code, "peerStatus": peer.status,
+        })),
+        None => error,
     }
 }

@@ -18,8 +18,12 @@ pub enum ErrorCode {
     ScopeViolation,
     /// 404: nothing with that id is visible.
     NotFound,
+    /// 405: the route exists but does not take that method.
+    MethodNotAllowed,
     /// 409: the request conflicts with current state.
     Conflict,
+    /// 413: the request body is larger than the server accepts.
+    PayloadTooLarge,
     /// 429: too many requests; retry later.
     RateLimited,
     /// 500: the server failed; nothing about the request was wrong.
@@ -36,7 +40,9 @@ impl ErrorCode {
             Self::Unauthorized => 401,
             Self::Forbidden | Self::ScopeViolation => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
             Self::Internal => 500,
             Self::Unavailable => 503,
@@ -51,7 +57,9 @@ impl ErrorCode {
             Self::Forbidden => "forbidden",
             Self::ScopeViolation => "scope_violation",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
@@ -170,7 +178,9 @@ mod tests {
             ErrorCode::Forbidden,
             ErrorCode::ScopeViolation,
             ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
             ErrorCode::Conflict,
+            ErrorCode::PayloadTooLarge,
             ErrorCode::RateLimited,
             ErrorCode::Internal,
             ErrorCode::Unavailable,

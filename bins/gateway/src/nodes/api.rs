@@ -5,20 +5,18 @@
 
 use super::{DispatchError, NodeHub};
 use crate::auth::UserAuth;
-use crate::backlog::Body;
-use crate::http::{AppState, error};
+use crate::error::ApiError;
+use crate::extract::{Json, Path, Query};
+use crate::http::{AppState, Input, Routes};
 use axum::body::Body as HttpBody;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::extract::State;
+use axum::http::{Method, StatusCode, header};
+use axum::response::IntoResponse;
 use mosaic_nodes::NodeConfig;
-use mosaic_nodes::registry::{Registry, RegistryError, policy_from_view};
-use mosaic_types::ErrorCode;
+use mosaic_nodes::registry::{Registry, policy_from_view};
 use mosaic_types::nodes::{
-    AttachNode, CreateSession, DispatchRequest, InviteRequest, InviteResponse, NodeList,
-    OutputEvent, SessionList, TaskList,
+    AttachNode, CreateSession, DispatchRequest, InviteRequest, InviteResponse, NodeList, NodeView,
+    OutputEvent, SessionList, SessionView, TaskList, TaskView,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -26,101 +24,90 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Node and session routes.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/nodes/invite", post(invite))
-        .route("/api/nodes", get(list_nodes))
-        .route("/api/nodes/{id}", get(show_node).delete(remove_node))
-        .route("/api/sessions", post(create_session).get(list_sessions))
-        .route("/api/sessions/{id}", get(show_session))
-        .route("/api/sessions/{id}/attach", post(attach))
-        .route("/api/sessions/{id}/dispatch", post(dispatch))
-        .route("/api/sessions/{id}/tasks", get(list_tasks))
-        .route("/api/sessions/{id}/tasks/{task}", get(show_task))
-        .route("/api/sessions/{id}/tasks/{task}/output", get(output))
-        .route("/api/sessions/{id}/tasks/{task}/cancel", post(cancel))
+pub(crate) fn routes() -> Routes {
+    use Input::{Json as Body, Nothing, Query as Params};
+    Routes::new()
+        .add(Method::POST, "/api/nodes/invite", Body, invite)
+        .add(Method::GET, "/api/nodes", Nothing, list_nodes)
+        .add(Method::GET, "/api/nodes/{id}", Nothing, show_node)
+        .add(Method::DELETE, "/api/nodes/{id}", Nothing, remove_node)
+        .add(Method::POST, "/api/sessions", Body, create_session)
+        .add(Method::GET, "/api/sessions", Nothing, list_sessions)
+        .add(Method::GET, "/api/sessions/{id}", Nothing, show_session)
+        .add(Method::POST, "/api/sessions/{id}/attach", Body, attach)
+        .add(Method::POST, "/api/sessions/{id}/dispatch", Body, dispatch)
+        .add(Method::GET, "/api/sessions/{id}/tasks", Nothing, list_tasks)
+        .add(
+            Method::GET,
+            "/api/sessions/{id}/tasks/{task}",
+            Nothing,
+            show_task,
+        )
+        .add(
+            Method::GET,
+            "/api/sessions/{id}/tasks/{task}/output",
+            Params,
+            output,
+        )
+        .add(
+            Method::POST,
+            "/api/sessions/{id}/tasks/{task}/cancel",
+            Nothing,
+            cancel,
+        )
 }
 
-#[allow(clippy::result_large_err)] // the error is the finished response
-fn hub(state: &AppState) -> Result<&Arc<NodeHub>, Response> {
+fn hub(state: &AppState) -> Result<&Arc<NodeHub>, ApiError> {
     state
         .nodes()
-        .ok_or_else(|| error(ErrorCode::Unavailable, "this gateway runs no node service"))
+        .ok_or_else(|| ApiError::unavailable("this gateway runs no node service"))
 }
 
 fn registry(state: &AppState) -> Registry<'_> {
     Registry::new(state.store().conn())
 }
 
-pub(crate) fn registry_error(e: &RegistryError) -> Response {
-    match e {
-        RegistryError::NotFound { .. } => error(ErrorCode::NotFound, e.to_string()),
-        RegistryError::Conflict(_) => error(ErrorCode::Conflict, e.to_string()),
-        RegistryError::Invalid(_) => error(ErrorCode::InvalidRequest, e.to_string()),
-        RegistryError::InviteRefused | RegistryError::CredentialRefused => {
-            error(ErrorCode::Unauthorized, e.to_string())
-        }
-        RegistryError::Random(_) | RegistryError::Db(_) => {
-            tracing::error!(error = %e, "node registry failure");
-            error(
-                ErrorCode::Internal,
-                "node registry failure; see the gateway's log",
-            )
+impl From<DispatchError> for ApiError {
+    fn from(e: DispatchError) -> Self {
+        match e {
+            DispatchError::Registry(e) => e.into(),
+            e @ DispatchError::Offline(_) => ApiError::conflict(e.to_string()),
+            e @ DispatchError::NoSigningKey(_) => ApiError::unavailable(e.to_string()),
         }
     }
 }
 
-fn reply<T: serde::Serialize>(status: StatusCode, r: Result<T, RegistryError>) -> Response {
-    match r {
-        Ok(v) => (status, Json(v)).into_response(),
-        Err(e) => registry_error(&e),
-    }
-}
+/// A JSON answer or an error.
+type Reply<T> = Result<Json<T>, ApiError>;
 
 async fn invite(
     State(state): State<AppState>,
     auth: UserAuth,
-    Body(req): Body<InviteRequest>,
-) -> Response {
-    let hub = match hub(&state) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
+    Json(req): Json<InviteRequest>,
+) -> Result<(StatusCode, Json<InviteResponse>), ApiError> {
+    let hub = hub(&state)?;
     let policy = match &req.policy {
-        Some(view) => match policy_from_view(view) {
-            Ok(p) => p,
-            Err(e) => return registry_error(&e),
-        },
+        Some(view) => policy_from_view(view)?,
         None => mosaic_nodes::Policy::default(),
     };
-    let invite = match registry(&state)
+    let invite = registry(&state)
         .create_invite(&auth.user_id, req.name.clone(), &policy, req.ttl_seconds)
-        .await
-    {
-        Ok(i) => i,
-        Err(e) => return registry_error(&e),
-    };
+        .await?;
     let config = NodeConfig::for_invite(
         hub.endpoint.clone(),
         hub.ca_pem.clone(),
         invite.token.clone(),
         req.name.clone(),
     );
-    let yaml = match serde_norway::to_string(&config) {
-        Ok(y) => format!(
-            "# agent-node configuration for {}; the invite token works once, until {}.\n{y}",
-            hub.endpoint,
-            invite.expires_at.to_rfc3339()
-        ),
-        Err(e) => {
-            return error(
-                ErrorCode::Internal,
-                format!("cannot render the node config: {e}"),
-            );
-        }
-    };
+    let yaml = serde_norway::to_string(&config)
+        .map_err(|e| ApiError::internal("cannot render the node config", &e))?;
+    let yaml = format!(
+        "# agent-node configuration for {}; the invite token works once, until {}.\n{yaml}",
+        hub.endpoint,
+        invite.expires_at.to_rfc3339()
+    );
     tracing::info!(invite = %invite.id, user = %auth.user_id, "node invite created");
-    (
+    Ok((
         StatusCode::CREATED,
         Json(InviteResponse {
             invite_id: invite.id,
@@ -129,169 +116,128 @@ async fn invite(
             gateway: hub.endpoint.clone(),
             config_yaml: yaml,
         }),
-    )
-        .into_response()
+    ))
 }
 
-async fn list_nodes(State(state): State<AppState>, auth: UserAuth) -> Response {
-    reply(
-        StatusCode::OK,
-        registry(&state)
-            .list_nodes(&auth.user_id)
-            .await
-            .map(|nodes| NodeList { nodes }),
-    )
+async fn list_nodes(State(state): State<AppState>, auth: UserAuth) -> Reply<NodeList> {
+    let nodes = registry(&state).list_nodes(&auth.user_id).await?;
+    Ok(Json(NodeList { nodes }))
 }
 
 async fn show_node(
     State(state): State<AppState>,
     auth: UserAuth,
     Path(id): Path<String>,
-) -> Response {
-    reply(
-        StatusCode::OK,
-        registry(&state).node(&auth.user_id, &id).await,
-    )
+) -> Reply<NodeView> {
+    Ok(Json(registry(&state).node(&auth.user_id, &id).await?))
 }
 
 async fn remove_node(
     State(state): State<AppState>,
     auth: UserAuth,
     Path(id): Path<String>,
-) -> Response {
-    match registry(&state).remove_node(&auth.user_id, &id).await {
-        Ok(()) => {
-            if let Some(hub) = state.nodes() {
-                hub.disconnect(&id);
-            }
-            tracing::info!(node = %id, user = %auth.user_id, "node removed");
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(e) => registry_error(&e),
+) -> Result<StatusCode, ApiError> {
+    registry(&state).remove_node(&auth.user_id, &id).await?;
+    if let Some(hub) = state.nodes() {
+        hub.disconnect(&id);
     }
+    tracing::info!(node = %id, user = %auth.user_id, "node removed");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn create_session(
     State(state): State<AppState>,
     auth: UserAuth,
-    Body(req): Body<CreateSession>,
-) -> Response {
-    reply(
-        StatusCode::CREATED,
-        registry(&state)
-            .create_session(&auth.user_id, req.name)
-            .await,
-    )
+    Json(req): Json<CreateSession>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    let session = registry(&state)
+        .create_session(&auth.user_id, req.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(session)))
 }
 
-async fn list_sessions(State(state): State<AppState>, auth: UserAuth) -> Response {
-    reply(
-        StatusCode::OK,
-        registry(&state)
-            .list_sessions(&auth.user_id)
-            .await
-            .map(|sessions| SessionList { sessions }),
-    )
+async fn list_sessions(State(state): State<AppState>, auth: UserAuth) -> Reply<SessionList> {
+    let sessions = registry(&state).list_sessions(&auth.user_id).await?;
+    Ok(Json(SessionList { sessions }))
 }
 
 async fn show_session(
     State(state): State<AppState>,
     auth: UserAuth,
     Path(id): Path<String>,
-) -> Response {
-    reply(
-        StatusCode::OK,
-        registry(&state).session(&auth.user_id, &id).await,
-    )
+) -> Reply<SessionView> {
+    Ok(Json(registry(&state).session(&auth.user_id, &id).await?))
 }
 
 async fn attach(
     State(state): State<AppState>,
     auth: UserAuth,
     Path(id): Path<String>,
-    Body(req): Body<AttachNode>,
-) -> Response {
-    reply(
-        StatusCode::OK,
-        registry(&state)
-            .attach(&auth.user_id, &id, &req.node_id)
-            .await,
-    )
+    Json(req): Json<AttachNode>,
+) -> Reply<SessionView> {
+    let session = registry(&state)
+        .attach(&auth.user_id, &id, &req.node_id)
+        .await?;
+    Ok(Json(session))
+}
+
+/// Checks a dispatch request before anything is stored or sent.
+fn check_dispatch(req: &DispatchRequest) -> Result<(), ApiError> {
+    if req.command.trim().is_empty() {
+        return Err(ApiError::invalid("`command` must not be empty"));
+    }
+    if req.command.len() > 64 * 1024 {
+        return Err(ApiError::invalid("`command` is longer than 64 KiB"));
+    }
+    if req.timeout_secs == Some(0) {
+        return Err(ApiError::invalid(
+            "`timeout_secs` must be at least 1 (leave it out for the node's default)",
+        ));
+    }
+    Ok(())
 }
 
 async fn dispatch(
     State(state): State<AppState>,
     auth: UserAuth,
     Path(id): Path<String>,
-    Body(req): Body<DispatchRequest>,
-) -> Response {
-    let hub = match hub(&state) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    if req.command.trim().is_empty() {
-        return error(ErrorCode::InvalidRequest, "`command` must not be empty");
-    }
-    if req.command.len() > 64 * 1024 {
-        return error(ErrorCode::InvalidRequest, "`command` is longer than 64 KiB");
-    }
-    if req.timeout_secs == Some(0) {
-        return error(
-            ErrorCode::InvalidRequest,
-            "`timeout_secs` must be at least 1 (leave it out for the node's default)",
-        );
-    }
-    match hub.dispatch(&auth.user_id, &id, &req).await {
-        Ok(task) => (StatusCode::ACCEPTED, Json(task)).into_response(),
-        Err(DispatchError::Registry(e)) => registry_error(&e),
-        Err(e @ DispatchError::Offline(_)) => error(ErrorCode::Conflict, e.to_string()),
-        Err(e @ DispatchError::NoSigningKey(_)) => error(ErrorCode::Unavailable, e.to_string()),
-    }
+    Json(req): Json<DispatchRequest>,
+) -> Result<(StatusCode, Json<TaskView>), ApiError> {
+    let hub = hub(&state)?;
+    check_dispatch(&req)?;
+    let task = hub.dispatch(&auth.user_id, &id, &req).await?;
+    Ok((StatusCode::ACCEPTED, Json(task)))
 }
 
 async fn list_tasks(
     State(state): State<AppState>,
     auth: UserAuth,
     Path(id): Path<String>,
-) -> Response {
-    reply(
-        StatusCode::OK,
-        registry(&state)
-            .list_tasks(&auth.user_id, &id)
-            .await
-            .map(|tasks| TaskList { tasks }),
-    )
+) -> Reply<TaskList> {
+    let tasks = registry(&state).list_tasks(&auth.user_id, &id).await?;
+    Ok(Json(TaskList { tasks }))
 }
 
 async fn show_task(
     State(state): State<AppState>,
     auth: UserAuth,
     Path((id, task)): Path<(String, String)>,
-) -> Response {
-    reply(
-        StatusCode::OK,
-        registry(&state).task(&auth.user_id, &id, &task).await,
-    )
+) -> Reply<TaskView> {
+    Ok(Json(
+        registry(&state).task(&auth.user_id, &id, &task).await?,
+    ))
 }
 
 async fn cancel(
     State(state): State<AppState>,
     auth: UserAuth,
     Path((id, task)): Path<(String, String)>,
-) -> Response {
-    let hub = match hub(&state) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let view = match registry(&state).task(&auth.user_id, &id, &task).await {
-        Ok(v) => v,
-        Err(e) => return registry_error(&e),
-    };
+) -> Result<(StatusCode, Json<TaskView>), ApiError> {
+    let hub = hub(&state)?;
+    let view = registry(&state).task(&auth.user_id, &id, &task).await?;
     hub.cancel(&view).await;
-    reply(
-        StatusCode::ACCEPTED,
-        registry(&state).task(&auth.user_id, &id, &task).await,
-    )
+    let view = registry(&state).task(&auth.user_id, &id, &task).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -309,28 +255,15 @@ async fn output(
     State(state): State<AppState>,
     auth: UserAuth,
     Path((id, task)): Path<(String, String)>,
-    query: Result<Query<OutputQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let Query(q) = match query {
-        Ok(q) => q,
-        Err(e) => {
-            return error(
-                ErrorCode::InvalidRequest,
-                format!(
-                    "invalid output query (follow=true|false, after=<seq>): {}",
-                    e.body_text()
-                ),
-            );
-        }
-    };
-    let hub = match hub(&state) {
-        Ok(h) => h.clone(),
-        Err(r) => return r,
-    };
+    Query(q): Query<OutputQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let hub = hub(&state)?.clone();
     // Subscribe before reading what is stored, so nothing falls between.
     let mut live = hub.subscribe(&task);
     if let Err(e) = registry(&state).task(&auth.user_id, &id, &task).await {
-        return registry_error(&e);
+        drop(live);
+        hub.release(&task);
+        return Err(e.into());
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(64);
     tokio::spawn(async move {
@@ -339,7 +272,7 @@ async fn output(
         hub.release(&task);
     });
     let body = HttpBody::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
-    ([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response()
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body))
 }
 
 type Lines = tokio::sync::mpsc::Sender<Result<String, std::io::Error>>;
