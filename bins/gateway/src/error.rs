@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use mosaic_auth::AuthError;
 use mosaic_backlog::BacklogError;
 use mosaic_federation::verbs::VerbError;
+use mosaic_grants::GrantsError;
 use mosaic_identity::enrollment::EnrollError;
 use mosaic_identity::instance::InstanceError;
 use mosaic_native::NativeError;
@@ -215,6 +216,21 @@ impl From<EnrollError> for ApiError {
     }
 }
 
+impl From<GrantsError> for ApiError {
+    fn from(e: GrantsError) -> Self {
+        match e.code() {
+            ErrorCode::Internal => match &e {
+                GrantsError::Db(_) => Self::internal("storage failed", &e),
+                _ => Self::internal(
+                    "federation administration failed; see the gateway's log",
+                    &e,
+                ),
+            },
+            code => Self::new(code, e.to_string()),
+        }
+    }
+}
+
 impl From<InstanceError> for ApiError {
     fn from(e: InstanceError) -> Self {
         match &e {
@@ -285,6 +301,24 @@ mod tests {
             ApiError::from(RegistryError::CredentialRefused).code(),
             ErrorCode::Unauthorized
         );
+        assert_eq!(
+            ApiError::from(GrantsError::invalid(
+                "token_ttl_hours",
+                "must be between 1 and 720 (got 0)"
+            )),
+            ApiError::invalid("token_ttl_hours: must be between 1 and 720 (got 0)")
+        );
+        assert_eq!(
+            ApiError::from(GrantsError::Conflict("grant `g` is revoked".into())).code(),
+            ErrorCode::Conflict
+        );
+        let corrupt = ApiError::from(GrantsError::CorruptRow {
+            table: "federation_peers",
+            id: "p".into(),
+            message: "unknown peer state `x`".into(),
+        });
+        assert_eq!(corrupt.code(), ErrorCode::Internal);
+        assert!(!corrupt.message().contains("unknown"), "{corrupt}");
         let internal = ApiError::from(DbErr::Custom("disk on fire".into()));
         assert_eq!(internal.code(), ErrorCode::Internal);
         assert!(!internal.message().contains("fire"), "{internal}");

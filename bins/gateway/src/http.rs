@@ -7,7 +7,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use mosaic_store::Store;
 use mosaic_types::ErrorCode;
@@ -239,9 +238,4 @@ async fn method_not_allowed() -> ApiError {
         ErrorCode::MethodNotAllowed,
         "this route does not take that method",
     )
-}
-
-/// Renders the error envelope with the status its code travels with.
-pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> Response {
-    ApiError::new(code, message).into_response()
 }

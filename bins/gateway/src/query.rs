@@ -14,13 +14,14 @@ use axum::extract::State;
 use axum::http::Method;
 use mosaic_federation::query::{FederationQueries, Verb};
 use mosaic_federation_client::{
-    FederationClientError, OutboundPeer, PeerClient, PeerClientConfig, PeerDirectory, QuerySource,
-    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row,
+    FederationClientError, OutboundPeer as RoutedPeer, PeerClient, PeerClientConfig, PeerDirectory,
+    QuerySource, QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row,
 };
+use mosaic_grants::{Grants, GrantsError, OutboundPeer};
 use mosaic_scope::{NativeRbac, NativeRbacRequest, QueryFilter};
-use mosaic_store::entity::federation_peers;
-use mosaic_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter as _, QueryOrder};
-use mosaic_types::{ErrorCode, FederationListRequest, FederationListResponse, FederationResource};
+use mosaic_types::{
+    ErrorCode, FederationListRequest, FederationListResponse, FederationResource, PeerId, UserId,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,95 +42,90 @@ type CachedClient = (chrono::DateTime<chrono::Utc>, PeerClient);
 /// mTLS clients per outbound peer, rebuilt when the peer row changes.
 #[derive(Debug, Clone, Default)]
 pub struct PeerClients {
-    inner: Arc<Mutex<HashMap<String, CachedClient>>>,
+    inner: Arc<Mutex<HashMap<PeerId, CachedClient>>>,
+}
+
+fn config_error(peer: &str, message: String) -> FederationClientError {
+    FederationClientError {
+        code: mosaic_federation_client::ClientErrorCode::Config,
+        message,
+        peer: peer.to_owned(),
+        status: None,
+        envelope: None,
+        retry_after: None,
+    }
 }
 
 impl PeerClients {
     fn get_or_build(
         &self,
         state: &AppState,
-        row: &federation_peers::Model,
+        peer: &OutboundPeer,
     ) -> Result<PeerClient, FederationClientError> {
-        let name = row.common_name.as_str();
+        let name = peer.common_name.as_str();
         if let Ok(cache) = self.inner.lock()
-            && let Some((stamp, client)) = cache.get(&row.id)
-            && *stamp == row.updated_at
+            && let Some((stamp, client)) = cache.get(&peer.id)
+            && *stamp == peer.updated_at
         {
             return Ok(client.clone());
         }
-        let config_error = |m: String| FederationClientError {
-            code: mosaic_federation_client::ClientErrorCode::Config,
-            message: m,
-            peer: name.to_owned(),
-            status: None,
-            envelope: None,
-            retry_after: None,
-        };
         let pki = state
             .pki()
-            .ok_or_else(|| config_error("this gateway has no PKI".into()))?;
-        let sealed = row
-            .client_key_pem
-            .as_deref()
-            .ok_or_else(|| config_error("peer has no client key".into()))?;
+            .ok_or_else(|| config_error(name, "this gateway has no PKI".into()))?;
         let key = pki
             .sealer
-            .unseal(&client_key_purpose(&row.id), sealed)
-            .map_err(|e| config_error(format!("cannot unseal the client key: {e}")))?;
+            .unseal(
+                &client_key_purpose(peer.id.as_str()),
+                &peer.sealed_client_key,
+            )
+            .map_err(|e| config_error(name, format!("cannot unseal the client key: {e}")))?;
         let key = String::from_utf8(key.to_vec())
-            .map_err(|_| config_error("client key is not PEM".into()))?;
-        let endpoint = row.endpoint_url.clone().unwrap_or_default();
+            .map_err(|_| config_error(name, "client key is not PEM".into()))?;
         let client = PeerClient::new(PeerClientConfig::new(
             name,
-            endpoint,
-            row.ca_pem.clone().unwrap_or_default(),
-            row.cert_pem.clone(),
+            peer.endpoint_url.clone(),
+            peer.ca_pem.clone().unwrap_or_default(),
+            peer.cert_pem.clone(),
             key,
         ))?;
         if let Ok(mut cache) = self.inner.lock() {
-            cache.insert(row.id.clone(), (row.updated_at, client.clone()));
+            cache.insert(peer.id.clone(), (peer.updated_at, client.clone()));
         }
         Ok(client)
     }
 }
 
-/// Active outbound peers of one local user.
+/// The outbound peers one local user may query.
 struct UserPeers {
     state: AppState,
     user_id: String,
 }
 
 impl PeerDirectory for UserPeers {
-    async fn active_outbound_peers(&self) -> Result<Vec<OutboundPeer>, String> {
-        outbound_rows(&self.state, &self.user_id)
+    async fn active_outbound_peers(&self) -> Result<Vec<RoutedPeer>, String> {
+        Ok(outbound_peers(&self.state, &self.user_id)
             .await
-            .map(|rows| {
-                rows.into_iter()
-                    .filter_map(|r| {
-                        Some(OutboundPeer {
-                            id: r.id,
-                            common_name: r.common_name,
-                            endpoint_url: r.endpoint_url?,
-                        })
-                    })
-                    .collect()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|p| RoutedPeer {
+                id: p.id.into_inner(),
+                common_name: p.common_name,
+                endpoint_url: p.endpoint_url,
             })
-            .map_err(|e| e.to_string())
+            .collect())
     }
 }
 
-/// Outbound peer rows usable by `user_id`.
-pub async fn outbound_rows(
+/// The outbound peers `user_id` may query, by name (the rule is
+/// `mosaic-grants`'s).
+pub async fn outbound_peers(
     state: &AppState,
     user_id: &str,
-) -> Result<Vec<federation_peers::Model>, mosaic_store::sea_orm::DbErr> {
-    federation_peers::Entity::find()
-        .filter(federation_peers::Column::State.eq("active"))
-        .filter(federation_peers::Column::EndpointUrl.is_not_null())
-        .filter(federation_peers::Column::ClientKeyPem.is_not_null())
-        .filter(federation_peers::Column::LocalUserId.eq(user_id))
-        .order_by_asc(federation_peers::Column::CommonName)
-        .all(state.store().conn())
+) -> Result<Vec<OutboundPeer>, GrantsError> {
+    let user_id =
+        UserId::new(user_id).map_err(|e| GrantsError::invalid("user_id", e.to_string()))?;
+    Grants::new(state.store().conn())
+        .peers_a_user_may_query(&user_id)
         .await
 }
 
@@ -141,7 +137,7 @@ struct Remote {
 impl RemoteLister for Remote {
     async fn list(
         &self,
-        peer: &OutboundPeer,
+        peer: &RoutedPeer,
         resource: &str,
         request: &FederationListRequest,
     ) -> Result<FederationListResponse<Row>, FederationClientError> {
@@ -156,29 +152,22 @@ impl Remote {
         peer_id: &str,
         name: &str,
     ) -> Result<PeerClient, FederationClientError> {
-        let row = federation_peers::Entity::find_by_id(peer_id.to_owned())
-            .one(self.state.store().conn())
+        let gone = || config_error(name, "peer disappeared".into());
+        let id = PeerId::new(peer_id).map_err(|_| gone())?;
+        let peer = Grants::new(self.state.store().conn())
+            .outbound_peer(&id)
             .await
-            .ok()
-            .flatten()
-            .ok_or_else(|| FederationClientError {
-                code: mosaic_federation_client::ClientErrorCode::Config,
-                message: "peer disappeared".into(),
-                peer: name.to_owned(),
-                status: None,
-                envelope: None,
-                retry_after: None,
-            })?;
-        self.state.peer_clients().get_or_build(&self.state, &row)
+            .map_err(|_| gone())?;
+        client_for(&self.state, &peer)
     }
 }
 
-/// A client for one outbound peer row (admin tools use it for capabilities).
-pub fn client_for_row(
+/// A client for one outbound peer (admin tools use it for capabilities).
+pub fn client_for(
     state: &AppState,
-    row: &federation_peers::Model,
+    peer: &OutboundPeer,
 ) -> Result<PeerClient, FederationClientError> {
-    state.peer_clients().get_or_build(state, row)
+    state.peer_clients().get_or_build(state, peer)
 }
 
 /// The query route.

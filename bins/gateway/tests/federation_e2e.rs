@@ -340,3 +340,86 @@ async fn two_gateways_federate_on_postgres() {
         db.drop_database().await;
     }
 }
+
+/// A grant request refused for any of its inputs answers 400 (404 for an
+/// unknown user) and leaves no grant and no peer behind; the lifecycle
+/// answers that follow are unchanged.
+async fn refused_grants_leave_nothing(db: Option<&str>) {
+    let home = tempfile::tempdir().unwrap();
+    let gw = start(home.path(), db);
+    let admin = Api::new(&gw, gw.admin_token.as_deref().unwrap());
+    user(&admin, "alice").await;
+    let scope = json!({"resources": ["tasks"], "max_rows_per_query": 10});
+    admin
+        .post(
+            "/api/admin/v1/federation/grants",
+            json!({"peer": "existing", "user_id": "alice", "scope": scope}),
+        )
+        .await;
+    let (_, grants_before) = admin.get("/api/admin/v1/federation/grants").await;
+    let (_, peers_before) = admin.get("/api/admin/v1/federation/peers").await;
+
+    let refused = [
+        (
+            json!({"peer": "home", "user_id": "alice", "scope": scope, "token_ttl_hours": 0}),
+            400,
+            "token_ttl_hours: must be between 1 and 720 (got 0)",
+        ),
+        (
+            json!({"peer": "existing", "user_id": "alice", "scope": scope, "token_ttl_hours": 0}),
+            400,
+            "token_ttl_hours: must be between 1 and 720 (got 0)",
+        ),
+        (
+            json!({"peer": "home", "user_id": "alice", "scope": scope, "expires_in_days": 0}),
+            400,
+            "expires_in_days: must be between 1 and 3650 (got 0)",
+        ),
+        (
+            json!({"peer": "home", "user_id": "alice", "scope": {"resources": ["tasks"]}}),
+            400,
+            "scope: ",
+        ),
+        (
+            json!({"peer": "home", "user_id": "nobody", "scope": scope}),
+            404,
+            "no user with id `nobody`",
+        ),
+    ];
+    for (body, status, message) in refused {
+        let (got, v) = admin
+            .call(
+                reqwest::Method::POST,
+                "/api/admin/v1/federation/grants",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(got, status, "{body}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().starts_with(message),
+            "{body}: {v}"
+        );
+        let (_, grants) = admin.get("/api/admin/v1/federation/grants").await;
+        let (_, peers) = admin.get("/api/admin/v1/federation/peers").await;
+        assert_eq!(grants, grants_before, "{body} left a grant behind");
+        assert_eq!(peers, peers_before, "{body} left a peer behind");
+    }
+    assert!(gw.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_grants_leave_nothing_on_sqlite() {
+    refused_grants_leave_nothing(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_grants_leave_nothing_on_postgres() {
+    let Some(admin) = mosaic_store::testing::postgres_url() else {
+        return;
+    };
+    let db = mosaic_store::testing::TestDatabase::create(&admin)
+        .await
+        .unwrap();
+    refused_grants_leave_nothing(Some(&db.url)).await;
+    db.drop_database().await;
+}

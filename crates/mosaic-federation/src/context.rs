@@ -10,6 +10,7 @@ use chrono::Utc;
 use mosaic_scope::FederationContext;
 use mosaic_store::entity::{federation_grants, federation_peers};
 use mosaic_store::sea_orm::{DatabaseConnection, DbErr, EntityTrait};
+use mosaic_types::{GrantStatus, GrantUsability, PeerState};
 
 /// What the certificate claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,12 +29,13 @@ pub enum ContextError {
     /// No grant has that id.
     #[error("grant {0} does not exist")]
     UnknownGrant(String),
-    /// The grant is revoked or otherwise not active.
+    /// The grant is revoked or otherwise not active (including a stored status
+    /// that is not one Mosaic knows).
     #[error("grant {grant} is {status}")]
     GrantNotActive {
         /// The grant.
         grant: String,
-        /// Its status.
+        /// Its status, as stored.
         status: String,
     },
     /// The grant's expiry has passed.
@@ -47,12 +49,13 @@ pub enum ContextError {
         /// What the grant says.
         stored: String,
     },
-    /// The grant's peer is missing or not active.
+    /// The grant's peer is missing or not active (including a stored state
+    /// that is not one Mosaic knows).
     #[error("peer {peer} is {state}")]
     PeerNotActive {
         /// The peer.
         peer: String,
-        /// Its state, or `missing`.
+        /// Its state as stored, or `missing`.
         state: String,
     },
     /// The certificate is not the one issued to that peer.
@@ -96,15 +99,21 @@ pub async fn resolve(
         .one(db)
         .await?
         .ok_or_else(|| ContextError::UnknownGrant(claims.grant_id.clone()))?;
-    if grant.status != "active" {
-        return Err(ContextError::GrantNotActive {
-            grant: grant.id,
-            status: grant.status,
-        });
-    }
     let now = Utc::now();
-    if grant.expires_at.is_some_and(|t| t <= now) {
-        return Err(ContextError::GrantExpired(grant.id));
+    // A status that does not parse is refused like an inactive one.
+    let usability = grant
+        .status
+        .parse::<GrantStatus>()
+        .map(|s| s.usability(grant.expires_at, now));
+    match usability {
+        Ok(GrantUsability::Usable) => {}
+        Ok(GrantUsability::Expired) => return Err(ContextError::GrantExpired(grant.id)),
+        Ok(GrantUsability::NotActive(_)) | Err(_) => {
+            return Err(ContextError::GrantNotActive {
+                grant: grant.id,
+                status: grant.status,
+            });
+        }
     }
     if grant.subject_user_id != claims.subject_user_id {
         return Err(ContextError::SubjectMismatch {
@@ -119,7 +128,11 @@ pub async fn resolve(
             peer: grant.peer_id.clone(),
             state: "missing".to_owned(),
         })?;
-    if peer.state != "active" {
+    let usable = peer
+        .state
+        .parse::<PeerState>()
+        .is_ok_and(PeerState::is_usable);
+    if !usable {
         return Err(ContextError::PeerNotActive {
             peer: peer.id,
             state: peer.state,

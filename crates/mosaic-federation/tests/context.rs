@@ -102,6 +102,10 @@ async fn every_refusal_and_the_one_acceptance() {
         grant(conn, "g-suspended", "p-suspended", "active", None).await;
         grant(conn, "g-old-cert", "p-expired-cert", "active", None).await;
         grant(conn, "g-longer", "p-longer", "active", None).await;
+        // Stored values Mosaic does not know are refused like inactive ones.
+        peer(conn, "p-odd", "peer-e", "CC", "Active", 1).await;
+        grant(conn, "g-odd-peer", "p-odd", "active", None).await;
+        grant(conn, "g-odd", "p-active", "ACTIVE", None).await;
 
         let ok = resolve(conn, &claims("g-active", "S", SERIAL))
             .await
@@ -135,6 +139,8 @@ async fn every_refusal_and_the_one_acceptance() {
                 "does not match grant subject",
             ),
             (claims("g-suspended", "S", "AA"), "is suspended"),
+            (claims("g-odd", "S", SERIAL), "is ACTIVE"),
+            (claims("g-odd-peer", "S", "CC"), "peer p-odd is Active"),
             (claims("g-old-cert", "S", "BB"), "certificate has expired"),
             (
                 claims("g-active", "S", &format!("{SERIAL}ABCDEF01")),

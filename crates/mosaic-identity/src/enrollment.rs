@@ -6,6 +6,10 @@
 //! happens whole (token spent, peer's certificate recorded, audit row
 //! written) or not at all.
 //!
+//! [`Enrollment`] works over a connection or over a transaction already under
+//! way, so a token can be issued in the same transaction that creates its
+//! grant.
+//!
 //! ```no_run
 //! # async fn demo(db: &mosaic_store::sea_orm::DatabaseConnection, ca: &mosaic_identity::CertificateAuthority)
 //! # -> Result<(), Box<dyn std::error::Error>> {
@@ -38,11 +42,13 @@ use mosaic_store::entity::{
 };
 use mosaic_store::sea_orm::sea_query::Expr;
 use mosaic_store::sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use mosaic_store::truncate_to_millis;
-use mosaic_types::{EnrollmentTokenId, GrantId, InstanceId, PeerId, UserId};
+use mosaic_types::{
+    EnrollmentTokenId, GrantId, GrantStatus, GrantUsability, InstanceId, PeerId, PeerState, UserId,
+};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 use std::fmt;
@@ -191,15 +197,29 @@ fn id<T: TryFrom<String, Error = mosaic_types::IdError>>(s: String) -> Result<T,
     T::try_from(s).map_err(|e| EnrollError::BadStoredId(e.to_string()))
 }
 
-/// Enrollment operations over a connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Enrollment<'a> {
-    db: &'a DatabaseConnection,
+/// Enrollment operations over a connection, or over a transaction under way.
+pub struct Enrollment<'a, C = DatabaseConnection> {
+    db: &'a C,
 }
 
-impl<'a> Enrollment<'a> {
-    /// Operations on `db`.
-    pub fn new(db: &'a DatabaseConnection) -> Self {
+impl<C> Clone for Enrollment<'_, C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Enrollment<'_, C> {}
+
+impl<C> fmt::Debug for Enrollment<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enrollment").finish_non_exhaustive()
+    }
+}
+
+impl<'a, C: ConnectionTrait> Enrollment<'a, C> {
+    /// Operations on `db`: a connection, or a transaction whose writes the
+    /// token joins.
+    pub fn new(db: &'a C) -> Self {
         Self { db }
     }
 
@@ -239,7 +259,9 @@ impl<'a> Enrollment<'a> {
             expires_at,
         })
     }
+}
 
+impl Enrollment<'_, DatabaseConnection> {
     /// Spends the token and signs the CSR with the grant's claims. The CSR is
     /// checked first, so a bad CSR does not burn the token; everything after
     /// happens in one transaction.
@@ -312,8 +334,8 @@ impl<'a> Enrollment<'a> {
         peer_row.cert_serial = Set(cert.serial.to_string());
         peer_row.cert_not_after = Set(not_after);
         // A peer becomes active by enrolling; a suspended or revoked one stays so.
-        if peer_row.state.as_ref() == "pending" {
-            peer_row.state = Set("active".to_owned());
+        if peer_row.state.as_ref() == PeerState::Pending.as_str() {
+            peer_row.state = Set(PeerState::Active.as_str().to_owned());
         }
         peer_row.updated_at = Set(now);
         peer_row.update(&txn).await?;
@@ -348,20 +370,22 @@ impl<'a> Enrollment<'a> {
     }
 }
 
+/// Only a usable grant is enrolled for; a stored status Mosaic does not know
+/// is refused like an inactive one.
 fn check_grant(grant: &federation_grants::Model, now: DateTime<Utc>) -> Result<(), EnrollError> {
-    if grant.status != "active" {
-        return Err(EnrollError::GrantNotActive {
-            grant_id: grant.id.clone(),
-            status: grant.status.clone(),
-        });
-    }
-    if grant.expires_at.is_some_and(|at| at <= now) {
-        return Err(EnrollError::GrantNotActive {
-            grant_id: grant.id.clone(),
-            status: "expired".to_owned(),
-        });
-    }
-    Ok(())
+    let usability = grant
+        .status
+        .parse::<GrantStatus>()
+        .map(|s| s.usability(grant.expires_at, now));
+    let status = match usability {
+        Ok(GrantUsability::Usable) => return Ok(()),
+        Ok(GrantUsability::Expired) => "expired".to_owned(),
+        Ok(GrantUsability::NotActive(_)) | Err(_) => grant.status.clone(),
+    };
+    Err(EnrollError::GrantNotActive {
+        grant_id: grant.id.clone(),
+        status,
+    })
 }
 
 #[cfg(test)]

@@ -43,5 +43,5 @@ pub use ids::{
     PreferenceId, ProjectId, TaskId, TeamId, UserId,
 };
 pub use instance::{EnrollmentRequest, EnrollmentResponse, PublicInstanceIdentity};
-pub use lifecycle::{GrantStatus, PeerState, UnknownState};
+pub use lifecycle::{GrantStatus, GrantUsability, PeerState, UnknownState};
 pub use source::{SOURCE_KEY, SOURCE_LOCAL, SourceTag, Sourced, tag_object, tag_with_source};

@@ -3,7 +3,27 @@
 //! Both travel as lower-case strings (`"active"`, `"revoked"`, …). Parsing is
 //! strict: a value outside the enumeration is an error naming the accepted
 //! ones, so a corrupted row or a typo never passes for a usable state.
+//!
+//! Whether a grant or a peer may be used is decided here and nowhere else:
+//! [`GrantStatus::usability`] (active and not expired) and
+//! [`PeerState::is_usable`] (active). The federation listener, enrollment and
+//! the outbound query directory all ask these.
+//!
+//! ```
+//! use chrono::{Duration, Utc};
+//! use mosaic_types::{GrantStatus, GrantUsability, PeerState};
+//!
+//! let now = Utc::now();
+//! assert!(GrantStatus::Active.is_usable(None, now));
+//! assert_eq!(
+//!     GrantStatus::Active.usability(Some(now - Duration::seconds(1)), now),
+//!     GrantUsability::Expired
+//! );
+//! assert!(!GrantStatus::Revoked.is_usable(None, now));
+//! assert!(!PeerState::Suspended.is_usable());
+//! ```
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -29,6 +49,38 @@ impl GrantStatus {
             Self::Revoked => "revoked",
         }
     }
+
+    /// Whether a grant in this status, expiring at `expires_at` (never when
+    /// `None`), may be used at `now`, and if not, why. A grant expires at the
+    /// instant `expires_at`: from then on it is unusable.
+    pub fn usability(
+        self,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> GrantUsability {
+        match self {
+            Self::Active if expires_at.is_some_and(|at| at <= now) => GrantUsability::Expired,
+            Self::Active => GrantUsability::Usable,
+            other => GrantUsability::NotActive(other),
+        }
+    }
+
+    /// Active and not expired at `now`: a peer may read through it and enroll
+    /// for it.
+    pub fn is_usable(self, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        self.usability(expires_at, now) == GrantUsability::Usable
+    }
+}
+
+/// The answer of [`GrantStatus::usability`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantUsability {
+    /// The grant may be used.
+    Usable,
+    /// The grant is not active (it is in this status).
+    NotActive(GrantStatus),
+    /// The grant is active but its expiry has passed.
+    Expired,
 }
 
 /// Where a peer is in its life.
@@ -57,6 +109,12 @@ impl PeerState {
             Self::Suspended => "suspended",
             Self::Revoked => "revoked",
         }
+    }
+
+    /// Only an active peer's grants may be used, and only an active outbound
+    /// peer may be queried. Pending, suspended and revoked peers may not.
+    pub const fn is_usable(self) -> bool {
+        matches!(self, Self::Active)
     }
 }
 
@@ -132,6 +190,52 @@ mod tests {
                 serde_json::json!(s.as_str())
             );
         }
+    }
+
+    #[test]
+    fn usability_table() {
+        let now = DateTime::parse_from_rfc3339("2026-11-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let earlier = Some(now - chrono::Duration::milliseconds(1));
+        let later = Some(now + chrono::Duration::milliseconds(1));
+        let cases = [
+            (GrantStatus::Active, None, GrantUsability::Usable),
+            (GrantStatus::Active, later, GrantUsability::Usable),
+            (GrantStatus::Active, Some(now), GrantUsability::Expired),
+            (GrantStatus::Active, earlier, GrantUsability::Expired),
+            (
+                GrantStatus::Revoked,
+                None,
+                GrantUsability::NotActive(GrantStatus::Revoked),
+            ),
+            (
+                GrantStatus::Revoked,
+                later,
+                GrantUsability::NotActive(GrantStatus::Revoked),
+            ),
+            (
+                GrantStatus::Revoked,
+                earlier,
+                GrantUsability::NotActive(GrantStatus::Revoked),
+            ),
+        ];
+        for (status, expires_at, expected) in cases {
+            assert_eq!(
+                status.usability(expires_at, now),
+                expected,
+                "{status} expiring {expires_at:?}"
+            );
+            assert_eq!(
+                status.is_usable(expires_at, now),
+                expected == GrantUsability::Usable
+            );
+        }
+        let usable: Vec<PeerState> = PeerState::ALL
+            .into_iter()
+            .filter(|s| s.is_usable())
+            .collect();
+        assert_eq!(usable, vec![PeerState::Active]);
     }
 
     #[test]
