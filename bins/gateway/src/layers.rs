@@ -3,10 +3,11 @@
 //! ([`HeadTimeoutLayer`]) and request body size ([`BodyLimitLayer`]). Each
 //! refusal is the error envelope. [`request_limits`] stacks the three.
 
-use crate::http::error;
+use crate::error::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header::CONTENT_LENGTH;
+use axum::response::IntoResponse as _;
 use axum::response::Response;
 use hyper::body::{Frame, SizeHint};
 use mosaic_config::ListenerLimits;
@@ -21,6 +22,11 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tower::layer::util::Stack;
 use tower::{Layer, Service, ServiceExt as _};
+
+/// Renders an error the layers answer with: the envelope, like every other.
+fn error(code: ErrorCode, message: impl Into<String>) -> Response {
+    ApiError::new(code, message).into_response()
+}
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 

@@ -187,7 +187,10 @@ fn works_against_a_running_gateway() {
             .secret;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = mosaic_gateway::router(mosaic_gateway::AppState::new(store));
+        let app = mosaic_gateway::router(
+            mosaic_gateway::AppState::new(store),
+            &mosaic_gateway::ListenerLimits::default(),
+        );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (format!("http://{addr}"), token)
     });
