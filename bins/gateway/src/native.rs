@@ -12,8 +12,9 @@ use mosaic_native::{
     Membership, Native, NewInsight, NewMission, NewNote, NewPreference, NewProject, NewTask,
     NewTeam, NewUser, Owner, Project, Task, Team, User,
 };
+use mosaic_types::UserId;
+use mosaic_types::admin::IssuedUserToken;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 /// Routes for native data and people.
 pub(crate) fn routes() -> Routes {
@@ -98,7 +99,8 @@ async fn issue_user_token(
     State(s): State<AppState>,
     Path(id): Path<String>,
     body: Option<Json<TokenRequest>>,
-) -> Created<Value> {
+) -> Created<IssuedUserToken> {
+    let user_id = UserId::new(id.clone()).map_err(|e| ApiError::invalid(format!("id: {e}")))?;
     let users = Native::new(s.store().conn()).list_users().await?;
     if !users.iter().any(|u| u.id == id) {
         return Err(ApiError::not_found(format!("no user with id `{id}`")));
@@ -109,9 +111,11 @@ async fn issue_user_token(
     let token = Tokens::new(s.store().conn())
         .issue(Role::User, Some(&id), &label)
         .await?;
-    Ok(created(
-        json!({"id": token.id, "user_id": id, "token": token.secret}),
-    ))
+    Ok(created(IssuedUserToken {
+        id: token.id,
+        user_id,
+        token: token.secret.to_string(),
+    }))
 }
 
 async fn create_team(

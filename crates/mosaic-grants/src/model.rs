@@ -41,31 +41,7 @@ impl Grant {
     }
 }
 
-/// Which way a peer reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PeerDirection {
-    /// A gateway that reads from us through a grant we made.
-    Inbound,
-    /// A gateway we read from through a grant it made (we hold its endpoint and
-    /// our sealed client key).
-    Outbound,
-}
-
-impl PeerDirection {
-    /// `inbound` or `outbound`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Inbound => "inbound",
-            Self::Outbound => "outbound",
-        }
-    }
-}
-
-impl fmt::Display for PeerDirection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use mosaic_types::admin::PeerDirection;
 
 /// Another gateway, never with its sealed key (see [`OutboundPeer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Grants: create (with the first enrollment code), list, show, revoke, and
 //! new enrollment codes.
 
-use super::{EnrollmentCodeView, GrantView, lifecycle, path_id, pki};
+use super::{enrollment_code_view, grant_view, lifecycle, path_id, pki};
 use crate::auth::AdminAuth;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
@@ -11,7 +11,8 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use mosaic_grants::NewGrant;
 use mosaic_types::GrantId;
-use serde::{Deserialize, Serialize};
+use mosaic_types::admin::{CreatedGrant, EnrollmentCodeView, GrantView};
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -27,19 +28,11 @@ pub(super) struct CreateBody {
     token_ttl_hours: Option<i64>,
 }
 
-#[derive(Serialize)]
-pub(super) struct Created {
-    grant: GrantView,
-    /// The one-time code to give the peer: token plus this gateway's CA pin.
-    #[serde(flatten)]
-    code: EnrollmentCodeView,
-}
-
 pub(super) async fn create(
     _a: AdminAuth,
     State(s): State<AppState>,
     Json(body): Json<CreateBody>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedGrant>), ApiError> {
     // Before anything is written: without a CA there is no code to hand out.
     let pki = pki(&s)?;
     let created = lifecycle(&s)
@@ -54,12 +47,12 @@ pub(super) async fn create(
             Utc::now(),
         )
         .await?;
-    let code = EnrollmentCodeView::new(pki, &created.token);
+    let code = enrollment_code_view(pki, &created.token);
     Ok((
         StatusCode::CREATED,
-        Json(Created {
-            grant: GrantView::new(created.grant, Some(created.peer.common_name)),
-            code,
+        Json(CreatedGrant {
+            grant: grant_view(created.grant, Some(created.peer.common_name)),
+            enrollment: code,
         }),
     ))
 }
@@ -81,7 +74,7 @@ pub(super) async fn list(
             .into_iter()
             .map(|g| {
                 let name = names.get(&g.peer_id).cloned();
-                GrantView::new(g, name)
+                grant_view(g, name)
             })
             .collect(),
     ))
@@ -93,7 +86,7 @@ pub(super) async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<GrantView>, ApiError> {
     let grant = lifecycle(&s).grant(&path_id::<GrantId>(&id)?).await?;
-    Ok(Json(GrantView::new(grant, None)))
+    Ok(Json(grant_view(grant, None)))
 }
 
 #[derive(Deserialize)]
@@ -110,7 +103,7 @@ pub(super) async fn revoke(
     let grant = lifecycle(&s)
         .revoke_grant(&path_id::<GrantId>(&id)?, &body.reason, Utc::now())
         .await?;
-    Ok(Json(GrantView::new(grant, None)))
+    Ok(Json(grant_view(grant, None)))
 }
 
 #[derive(Deserialize, Default)]
@@ -130,8 +123,5 @@ pub(super) async fn new_token(
     let token = lifecycle(&s)
         .issue_enrollment_token(&path_id::<GrantId>(&id)?, ttl_hours, Utc::now())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(EnrollmentCodeView::new(pki, &token)),
-    ))
+    Ok((StatusCode::CREATED, Json(enrollment_code_view(pki, &token))))
 }

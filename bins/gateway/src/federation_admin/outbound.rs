@@ -3,7 +3,7 @@
 //! `mosaic-grants` records the result), and asking an outbound peer what our
 //! grant there allows.
 
-use super::{PeerView, lifecycle, path_id, pki};
+use super::{lifecycle, path_id, peer_view, pki};
 use crate::auth::AdminAuth;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
@@ -15,8 +15,9 @@ use chrono::Utc;
 use mosaic_federation_client::ClientErrorCode;
 use mosaic_federation_client::enroll::{EnrollmentCode, MalformedCode, enroll as enroll_with};
 use mosaic_grants::{OutboundEnrollment, new_peer_id};
-use mosaic_types::{ErrorCode, FederationCapabilitiesResponse, PeerId};
-use serde::{Deserialize, Serialize};
+use mosaic_types::admin::EnrolledPeer;
+use mosaic_types::{ErrorCode, FederationCapabilitiesResponse, GrantId, PeerId, UserId};
+use serde::Deserialize;
 
 /// How long the enrollment exchange with the peer may take.
 const ENROLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -33,18 +34,11 @@ pub(super) struct EnrollBody {
     user_id: String,
 }
 
-#[derive(Serialize)]
-pub(super) struct Enrolled {
-    peer: PeerView,
-    remote_grant_id: String,
-    remote_subject_user_id: String,
-}
-
 pub(super) async fn enroll(
     _a: AdminAuth,
     State(s): State<AppState>,
     Json(body): Json<EnrollBody>,
-) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
+) -> Result<(StatusCode, Json<EnrolledPeer>), ApiError> {
     let pki = pki(&s)?;
     let lifecycle = lifecycle(&s);
     // Everything that could stop the result from being recorded is checked
@@ -75,6 +69,14 @@ pub(super) async fn enroll(
             )
         })?;
     let response = enrolled.response;
+    let remote_ids = GrantId::new(response.grant_id.clone())
+        .and_then(|g| UserId::new(response.subject_user_id.clone()).map(|u| (g, u)));
+    let (remote_grant_id, remote_subject_user_id) = remote_ids.map_err(|e| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!("enrollment with {} answered an unusable id: {e}", body.url),
+        )
+    })?;
     let not_after = chrono::DateTime::parse_from_rfc3339(&response.not_after)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());
@@ -106,10 +108,10 @@ pub(super) async fn enroll(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(Enrolled {
-            peer: peer.into(),
-            remote_grant_id: response.grant_id,
-            remote_subject_user_id: response.subject_user_id,
+        Json(EnrolledPeer {
+            peer: peer_view(peer),
+            remote_grant_id,
+            remote_subject_user_id,
         }),
     ))
 }

@@ -1,6 +1,6 @@
 //! Peers: list, show, add an inbound one, suspend, activate, remove.
 
-use super::{PeerView, lifecycle, path_id};
+use super::{lifecycle, path_id, peer_view};
 use crate::auth::AdminAuth;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use mosaic_types::PeerId;
+use mosaic_types::admin::PeerView;
 use serde::Deserialize;
 
 pub(super) async fn list(
@@ -16,7 +17,7 @@ pub(super) async fn list(
     State(s): State<AppState>,
 ) -> Result<Json<Vec<PeerView>>, ApiError> {
     let peers = lifecycle(&s).list_peers().await?;
-    Ok(Json(peers.into_iter().map(PeerView::from).collect()))
+    Ok(Json(peers.into_iter().map(peer_view).collect()))
 }
 
 pub(super) async fn show(
@@ -25,7 +26,7 @@ pub(super) async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<PeerView>, ApiError> {
     let peer = lifecycle(&s).peer(&path_id::<PeerId>(&id)?).await?;
-    Ok(Json(peer.into()))
+    Ok(Json(peer_view(peer)))
 }
 
 #[derive(Deserialize)]
@@ -43,7 +44,7 @@ pub(super) async fn add(
     let peer = lifecycle(&s)
         .add_inbound_peer(&body.common_name, body.display_name.as_deref(), Utc::now())
         .await?;
-    Ok((StatusCode::CREATED, Json(peer.into())))
+    Ok((StatusCode::CREATED, Json(peer_view(peer))))
 }
 
 pub(super) async fn suspend(
@@ -54,7 +55,7 @@ pub(super) async fn suspend(
     let peer = lifecycle(&s)
         .suspend_peer(&path_id::<PeerId>(&id)?, Utc::now())
         .await?;
-    Ok(Json(peer.into()))
+    Ok(Json(peer_view(peer)))
 }
 
 pub(super) async fn activate(
@@ -65,7 +66,7 @@ pub(super) async fn activate(
     let peer = lifecycle(&s)
         .activate_peer(&path_id::<PeerId>(&id)?, Utc::now())
         .await?;
-    Ok(Json(peer.into()))
+    Ok(Json(peer_view(peer)))
 }
 
 /// Removes the peer with its grants.
