@@ -202,8 +202,8 @@ async fn authenticate(
         }
     };
     let claims = PresentedClaims {
-        grant_id: identity.claims.grant_id.to_string(),
-        subject_user_id: identity.claims.subject_user_id.to_string(),
+        grant_id: identity.claims.grant_id,
+        subject_user_id: identity.claims.subject_user_id,
         serial_hex: identity.serial.to_string(),
     };
     match context::resolve(state.store().conn(), &claims).await {
@@ -211,7 +211,7 @@ async fn authenticate(
             request.extensions_mut().insert(ctx);
             next.run(request).await
         }
-        Err(context::ContextError::Db(e)) => {
+        Err(e @ (context::ContextError::Db(_) | context::ContextError::InvalidStoredId(_))) => {
             tracing::error!(error = %e, "grant lookup failed");
             refuse(ErrorCode::Internal, "Federation request failed")
         }

@@ -20,7 +20,9 @@ use mosaic_federation_client::{
 use mosaic_scope::{NativeRbac, NativeRbacRequest, QueryFilter};
 use mosaic_store::entity::federation_peers;
 use mosaic_store::sea_orm::{ColumnTrait, EntityTrait, QueryFilter as _, QueryOrder};
-use mosaic_types::{ErrorCode, FederationListRequest, FederationListResponse, FederationResource};
+use mosaic_types::{
+    ErrorCode, FederationListRequest, FederationListResponse, FederationResource, UserId,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -205,19 +207,20 @@ async fn local_page(
     limit: u32,
     cursor: Option<String>,
 ) -> Result<FederationListResponse<Row>, String> {
+    let user_id = UserId::new(user_id).map_err(|e| e.to_string())?;
     let queries = FederationQueries::new(state.store().conn(), Verb::List);
     let native = queries
         .evaluate_read_access(&NativeRbacRequest {
-            grant_id: String::new(),
-            peer_id: String::new(),
-            subject_user_id: user_id.to_owned(),
+            grant_id: None,
+            peer_id: None,
+            subject_user_id: user_id.clone(),
             resource,
         })
         .await
         .map_err(|d| d.reason.unwrap_or_else(|| "not readable".into()))?;
     let filter = QueryFilter {
         resource,
-        subject_user_id: user_id.to_owned(),
+        subject_user_id: user_id,
         include_personal: native.include_personal,
         team_ids: native.team_ids,
         limit,

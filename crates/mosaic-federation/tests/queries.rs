@@ -13,7 +13,7 @@ use mosaic_types::FederationResource;
 fn filter(resource: FederationResource, personal: bool, teams: &[&str], limit: u32) -> QueryFilter {
     QueryFilter {
         resource,
-        subject_user_id: "S".into(),
+        subject_user_id: "S".parse().unwrap(),
         include_personal: personal,
         team_ids: teams.iter().map(|t| (*t).to_owned()).collect(),
         limit,
@@ -30,9 +30,9 @@ fn ids(items: &[mosaic_federation::query::Item]) -> Vec<String> {
 
 fn request(resource: FederationResource) -> NativeRbacRequest {
     NativeRbacRequest {
-        grant_id: "grant-1".into(),
-        peer_id: "peer-1".into(),
-        subject_user_id: "S".into(),
+        grant_id: Some("grant-1".parse().unwrap()),
+        peer_id: Some("peer-1".parse().unwrap()),
+        subject_user_id: "S".parse().unwrap(),
         resource,
     }
 }

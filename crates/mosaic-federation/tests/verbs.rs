@@ -38,9 +38,9 @@ async fn integration_fixture(db: &DatabaseConnection) {
 
 fn ctx(scope: Value) -> FederationContext {
     FederationContext {
-        grant_id: "grant-1".into(),
-        peer_id: "peer-1".into(),
-        subject_user_id: "S".into(),
+        grant_id: "grant-1".parse().unwrap(),
+        peer_id: "peer-1".parse().unwrap(),
+        subject_user_id: "S".parse().unwrap(),
         scope,
     }
 }

@@ -2,7 +2,7 @@
 //! of scope and native access.
 
 use crate::scope::{FederationScope, ScopeError, parse_scope};
-use mosaic_types::{FEDERATION_RESOURCE_VALUES, FederationResource};
+use mosaic_types::{FEDERATION_RESOURCE_VALUES, FederationResource, GrantId, PeerId, UserId};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -11,11 +11,11 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone, PartialEq)]
 pub struct FederationContext {
     /// The grant the certificate carries.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The peer the grant belongs to.
-    pub peer_id: String,
+    pub peer_id: PeerId,
     /// The local user the peer reads as.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// The grant's scope, as stored (parsed on use).
     pub scope: Value,
 }
@@ -78,11 +78,11 @@ pub struct ScopeDeny {
     /// Human-readable message (stable wording).
     pub message: String,
     /// The grant.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The peer.
-    pub peer_id: String,
+    pub peer_id: PeerId,
     /// The subject user.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// The resource as requested.
     pub resource: String,
     /// Stage-specific context; omitted when there is none.
@@ -111,12 +111,13 @@ pub struct NativeDenied {
 /// What native access is asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeRbacRequest {
-    /// The grant.
-    pub grant_id: String,
-    /// The peer.
-    pub peer_id: String,
+    /// The grant, when a peer asks; `None` when a user reads their own rows
+    /// locally.
+    pub grant_id: Option<GrantId>,
+    /// The peer, when a peer asks; `None` for a local read.
+    pub peer_id: Option<PeerId>,
     /// The subject user.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// A resource already known to be valid, granted and not excluded.
     pub resource: FederationResource,
 }
@@ -137,7 +138,7 @@ pub struct QueryFilter {
     /// The resource.
     pub resource: FederationResource,
     /// Whose rows.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// Rows the subject owns.
     pub include_personal: bool,
     /// Team rows, in the scope's order (or native order when the scope is silent).
@@ -164,8 +165,8 @@ impl Pending {
     /// The question to put to native access.
     pub fn native_request(&self) -> NativeRbacRequest {
         NativeRbacRequest {
-            grant_id: self.context.grant_id.clone(),
-            peer_id: self.context.peer_id.clone(),
+            grant_id: Some(self.context.grant_id.clone()),
+            peer_id: Some(self.context.peer_id.clone()),
             subject_user_id: self.context.subject_user_id.clone(),
             resource: self.resource,
         }

@@ -21,12 +21,13 @@
 //!
 //! ```
 //! use mosaic_scope::{EvaluationInput, FederationContext, NativeAccess, Evaluation};
+//! use mosaic_types::{GrantId, PeerId, UserId};
 //! use serde_json::json;
 //!
 //! let context = FederationContext {
-//!     grant_id: "grant-1".into(),
-//!     peer_id: "peer-1".into(),
-//!     subject_user_id: "user-1".into(),
+//!     grant_id: GrantId::new("grant-1")?,
+//!     peer_id: PeerId::new("peer-1")?,
+//!     subject_user_id: UserId::new("user-1")?,
 //!     scope: json!({
 //!         "resources": ["tasks"],
 //!         "filters": {"tasks": {"include_teams": ["team-2"]}},
@@ -42,6 +43,7 @@
 //! })).unwrap();
 //! assert_eq!(filter.team_ids, vec!["team-2".to_string()]);
 //! assert_eq!(filter.limit, 50); // capped at the grant's max_rows_per_query
+//! # Ok::<(), mosaic_types::IdError>(())
 //! ```
 //!
 //! The crate is pure: no I/O, no database, no HTTP. Native access is supplied by

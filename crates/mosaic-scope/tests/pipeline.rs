@@ -42,9 +42,9 @@ impl NativeRbac for Recorder {
 
 fn ctx(scope: Value) -> FederationContext {
     FederationContext {
-        grant_id: "grant-1".into(),
-        peer_id: "peer-1".into(),
-        subject_user_id: "user-1".into(),
+        grant_id: "grant-1".parse().unwrap(),
+        peer_id: "peer-1".parse().unwrap(),
+        subject_user_id: "user-1".parse().unwrap(),
         scope,
     }
 }
@@ -77,7 +77,7 @@ async fn allows_with_teams_intersected_and_limit_capped() {
     });
     let f = run(scope, "tasks", Some(500), &native).await.unwrap();
     assert_eq!(f.resource, FederationResource::Tasks);
-    assert_eq!(f.subject_user_id, "user-1");
+    assert_eq!(f.subject_user_id.as_str(), "user-1");
     assert!(f.include_personal);
     assert_eq!(f.team_ids, vec!["team-1"]);
     assert_eq!((f.limit, f.max_rows_per_query), (50, 50));
@@ -85,9 +85,9 @@ async fn allows_with_teams_intersected_and_limit_capped() {
     assert_eq!(
         calls[0],
         NativeRbacRequest {
-            grant_id: "grant-1".into(),
-            peer_id: "peer-1".into(),
-            subject_user_id: "user-1".into(),
+            grant_id: Some("grant-1".parse().unwrap()),
+            peer_id: Some("peer-1".parse().unwrap()),
+            subject_user_id: "user-1".parse().unwrap(),
             resource: FederationResource::Tasks,
         }
     );

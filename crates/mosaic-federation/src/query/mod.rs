@@ -143,7 +143,7 @@ impl NativeRbac for FederationQueries<'_> {
                 team_ids: Vec::new(),
             }),
             FederationResource::Tasks | FederationResource::Notes => {
-                match access::subject_team_ids(self.db, &request.subject_user_id).await {
+                match access::subject_team_ids(self.db, request.subject_user_id.as_str()).await {
                     Ok(team_ids) => Ok(NativeAccess {
                         include_personal: true,
                         team_ids,

@@ -61,7 +61,7 @@ pub(crate) async fn get(
     }
     let projects = access::project_ids(db, filter).await?;
     let missions = access::mission_ids(db, &projects).await?;
-    if note.user_id != filter.subject_user_id || !missions.contains(&note.mission_id) {
+    if note.user_id != filter.subject_user_id.as_str() || !missions.contains(&note.mission_id) {
         return Ok(GetOutcome::Denied(
             "Note is outside the federated scope".to_owned(),
         ));
