@@ -1,9 +1,9 @@
 //! The three verbs, independent of any HTTP framework: request in, typed body
-//! or error envelope (with its status) out. The gateway's handlers only extract
-//! and render.
+//! or error envelope out. The envelope's code decides the HTTP status, at the
+//! edge; the gateway's handlers only extract and render.
 
 use crate::query::{FederationQueries, GetOutcome, Item, QueryError, Verb};
-use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, evaluate, parse_scope};
+use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, check_scope, evaluate};
 use mosaic_store::sea_orm::DatabaseConnection;
 use mosaic_types::{
     ErrorCode, ErrorEnvelope, FEDERATION_VERBS, FederationCapabilitiesResponse,
@@ -11,11 +11,10 @@ use mosaic_types::{
 };
 use serde_json::{Value, json};
 
-/// A verb's failure: the envelope and the status it travels with.
+/// A verb's failure: the error envelope (code, message, details). Which HTTP
+/// status it travels with is the edge's business (`ErrorCode::http_status`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerbError {
-    /// HTTP status.
-    pub status: u16,
     /// Body.
     pub envelope: ErrorEnvelope,
 }
@@ -23,9 +22,13 @@ pub struct VerbError {
 impl VerbError {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status: code.http_status(),
             envelope: ErrorEnvelope::new(code, message),
         }
+    }
+
+    /// The envelope's code.
+    pub fn code(&self) -> ErrorCode {
+        self.envelope.error.code
     }
 
     fn with_details(mut self, details: Value) -> Self {
@@ -44,27 +47,20 @@ impl VerbError {
     }
 }
 
-/// A scope denial: 400 stays `invalid_request`, 403 is `scope_violation`.
+/// A scope denial, with the denial itself as the details.
 fn from_deny(deny: &ScopeDeny) -> VerbError {
-    let code = if deny.status_code == 400 {
-        ErrorCode::InvalidRequest
-    } else {
-        ErrorCode::ScopeViolation
-    };
     let details = serde_json::to_value(deny).unwrap_or(Value::Null);
-    VerbError::new(code, deny.message.clone()).with_details(details)
+    VerbError::new(deny.error_code(), deny.message.clone()).with_details(details)
 }
 
 /// `GET /api/federation/v1/capabilities`: what the grant allows. Needs only an
-/// active grant; no native access check.
+/// active grant; no native access check. A stored scope that does not parse
+/// gets the same `scope_parse` denial as `list` and `get`.
 pub fn capabilities(
     context: Option<&FederationContext>,
 ) -> Result<FederationCapabilitiesResponse, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
-    let scope = parse_scope(&context.scope).map_err(|e| {
-        tracing::error!(grant = %context.grant_id, error = %e, "stored grant scope is invalid");
-        VerbError::new(ErrorCode::Internal, "Federation grant scope is invalid")
-    })?;
+    let scope = check_scope(context).map_err(|d| from_deny(&d))?;
     Ok(FederationCapabilitiesResponse {
         resources: scope.resources,
         excluded_resources: scope.excluded_resources,
@@ -237,7 +233,7 @@ mod tests {
             json!("0x10"),
         ] {
             let e = parse_limit(Some(&v)).unwrap_err();
-            assert_eq!(e.status, 400, "{v}");
+            assert_eq!(e.code(), ErrorCode::InvalidRequest, "{v}");
             assert_eq!(
                 e.envelope.error.message,
                 "Federation list limit must be a positive integer"

@@ -2,8 +2,10 @@
 //! of scope and native access.
 
 use crate::scope::{FederationScope, ScopeError, parse_scope};
-use mosaic_types::{FEDERATION_RESOURCE_VALUES, FederationResource, GrantId, PeerId, UserId};
-use serde::Serialize;
+use mosaic_types::{
+    ErrorCode, FEDERATION_RESOURCE_VALUES, FederationResource, GrantId, PeerId, UserId,
+};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 /// What the authenticated peer is: set by the federation auth layer from the
@@ -65,16 +67,16 @@ pub enum DenyCode {
     InvalidLimit,
 }
 
-/// A structured denial, usable for the HTTP answer and for audit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A structured denial, usable for the error answer and for audit.
+///
+/// On the wire it also carries `statusCode`, derived from
+/// [`error_code`](Self::error_code) (the seed's deny object has it).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScopeDeny {
     /// Why.
     pub code: DenyCode,
     /// Where in the pipeline.
     pub stage: DenyStage,
-    /// 400 for a malformed grant or request, 403 for a refusal.
-    pub status_code: u16,
     /// Human-readable message (stable wording).
     pub message: String,
     /// The grant.
@@ -83,11 +85,57 @@ pub struct ScopeDeny {
     pub peer_id: PeerId,
     /// The subject user.
     pub subject_user_id: UserId,
-    /// The resource as requested.
-    pub resource: String,
+    /// The resource as requested; `None` when the request names none (the
+    /// scope check behind `capabilities`).
+    pub resource: Option<String>,
     /// Stage-specific context; omitted when there is none.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Map<String, Value>>,
+}
+
+impl ScopeDeny {
+    /// The error code the denial is answered with: `invalid_request` for a
+    /// malformed grant or request, `scope_violation` for a refusal.
+    pub fn error_code(&self) -> ErrorCode {
+        match self.code {
+            DenyCode::InvalidScope | DenyCode::InvalidLimit => ErrorCode::InvalidRequest,
+            DenyCode::InvalidResource
+            | DenyCode::ResourceNotGranted
+            | DenyCode::ResourceExcluded
+            | DenyCode::NativeRbacDenied => ErrorCode::ScopeViolation,
+        }
+    }
+}
+
+impl Serialize for ScopeDeny {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire<'a> {
+            code: DenyCode,
+            stage: DenyStage,
+            status_code: u16,
+            message: &'a str,
+            grant_id: &'a GrantId,
+            peer_id: &'a PeerId,
+            subject_user_id: &'a UserId,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            resource: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            details: Option<&'a Map<String, Value>>,
+        }
+        Wire {
+            code: self.code,
+            stage: self.stage,
+            status_code: self.error_code().http_status(),
+            message: &self.message,
+            grant_id: &self.grant_id,
+            peer_id: &self.peer_id,
+            subject_user_id: &self.subject_user_id,
+            resource: self.resource.as_deref(),
+            details: self.details.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// What the subject user may read locally.
@@ -182,10 +230,9 @@ impl Pending {
                 });
                 return Err(deny(
                     &self.context,
-                    self.resource.as_str(),
+                    Some(self.resource.as_str()),
                     DenyCode::NativeRbacDenied,
                     DenyStage::NativeRbac,
-                    403,
                     message,
                     denied.details,
                 ));
@@ -235,22 +282,20 @@ fn intersect_team_ids(native: &[String], scoped: Option<&[String]>) -> Vec<Strin
 
 fn deny(
     ctx: &FederationContext,
-    resource: &str,
+    resource: Option<&str>,
     code: DenyCode,
     stage: DenyStage,
-    status_code: u16,
     message: impl Into<String>,
     details: Option<Map<String, Value>>,
 ) -> Box<ScopeDeny> {
     Box::new(ScopeDeny {
         code,
         stage,
-        status_code,
         message: message.into(),
         grant_id: ctx.grant_id.clone(),
         peer_id: ctx.peer_id.clone(),
         subject_user_id: ctx.subject_user_id.clone(),
-        resource: resource.to_owned(),
+        resource: resource.map(str::to_owned),
         details,
     })
 }
@@ -262,27 +307,40 @@ fn details(value: Value) -> Option<Map<String, Value>> {
     }
 }
 
-/// Stages 1–5. Pure: never touches native access.
-pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
-    let ctx = input.context;
-    let requested = input.resource;
+/// Stage 1 alone: the context's stored scope, parsed, or the `scope_parse`
+/// denial (without a resource). For verbs that name no resource, such as
+/// `capabilities`, so that a broken scope gets the same answer everywhere.
+pub fn check_scope(context: &FederationContext) -> Result<FederationScope, Box<ScopeDeny>> {
+    stage_scope_parse(context, None)
+}
 
-    // 1. The stored scope must parse.
-    let scope = parse_scope(&ctx.scope).map_err(|e| {
+fn stage_scope_parse(
+    ctx: &FederationContext,
+    resource: Option<&str>,
+) -> Result<FederationScope, Box<ScopeDeny>> {
+    parse_scope(&ctx.scope).map_err(|e| {
         let message = match e {
             ScopeError::Shape(_) => "Federation grant scope could not be parsed",
             _ => "Federation grant scope is invalid",
         };
         deny(
             ctx,
-            requested,
+            resource,
             DenyCode::InvalidScope,
             DenyStage::ScopeParse,
-            400,
             message,
             details(json!({ "reason": e.to_string() })),
         )
-    })?;
+    })
+}
+
+/// Stages 1–5. Pure: never touches native access.
+pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
+    let ctx = input.context;
+    let requested = input.resource;
+
+    // 1. The stored scope must parse.
+    let scope = stage_scope_parse(ctx, Some(requested))?;
 
     // 2. The resource must be one the federation knows.
     let Ok(resource) = requested.parse::<FederationResource>() else {
@@ -292,10 +350,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
             .collect();
         return Err(deny(
             ctx,
-            requested,
+            Some(requested),
             DenyCode::InvalidResource,
             DenyStage::ResourceAllowlist,
-            403,
             "Requested federation resource is not supported",
             details(json!({ "supportedResources": supported })),
         ));
@@ -305,10 +362,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
     if scope.excluded_resources.contains(&resource) {
         return Err(deny(
             ctx,
-            requested,
+            Some(requested),
             DenyCode::ResourceExcluded,
             DenyStage::ResourceExclusion,
-            403,
             "Requested federation resource is explicitly excluded by grant scope",
             None,
         ));
@@ -319,10 +375,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
         let granted: Vec<&str> = scope.resources.iter().map(|r| r.as_str()).collect();
         return Err(deny(
             ctx,
-            requested,
+            Some(requested),
             DenyCode::ResourceNotGranted,
             DenyStage::ResourceAllowlist,
-            403,
             "Requested federation resource is not granted by scope",
             details(json!({ "grantedResources": granted })),
         ));
@@ -335,10 +390,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
         Some(n) => {
             return Err(deny(
                 ctx,
-                requested,
+                Some(requested),
                 DenyCode::InvalidLimit,
                 DenyStage::RowCap,
-                400,
                 "Requested row limit must be a positive integer",
                 details(json!({ "requestedLimit": n })),
             ));

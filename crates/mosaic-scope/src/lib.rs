@@ -6,14 +6,18 @@
 //! against it in a fixed order of stages; the first failing stage decides the
 //! answer:
 //!
-//! | # | stage | code | status |
+//! | # | stage | deny code | answered as ([`ErrorCode`](mosaic_types::ErrorCode)) |
 //! |---|---|---|---|
-//! | 1 | `scope_parse` | `invalid_scope` | 400 |
-//! | 2 | `resource_allowlist` | `invalid_resource` | 403 |
-//! | 3 | `resource_exclusion` | `resource_excluded` | 403 |
-//! | 4 | `resource_allowlist` | `resource_not_granted` | 403 |
-//! | 5 | `row_cap` | `invalid_limit` | 400 |
-//! | 6 | `native_rbac` | `native_rbac_denied` | 403 |
+//! | 1 | `scope_parse` | `invalid_scope` | `InvalidRequest` |
+//! | 2 | `resource_allowlist` | `invalid_resource` | `ScopeViolation` |
+//! | 3 | `resource_exclusion` | `resource_excluded` | `ScopeViolation` |
+//! | 4 | `resource_allowlist` | `resource_not_granted` | `ScopeViolation` |
+//! | 5 | `row_cap` | `invalid_limit` | `InvalidRequest` |
+//! | 6 | `native_rbac` | `native_rbac_denied` | `ScopeViolation` |
+//!
+//! [`ScopeDeny::error_code`] gives the code; the crate names no HTTP status
+//! (the edge maps codes to statuses through `ErrorCode::http_status`). Stage 1
+//! alone is [`check_scope`], for verbs that name no resource.
 //!
 //! Native access (what the subject user could read locally) is asked only after
 //! stages 1–5 pass, and the result is the **intersection** of scope and native
@@ -54,8 +58,8 @@ mod scope;
 
 pub use evaluate::{
     DenyCode, DenyStage, Evaluation, EvaluationInput, FederationContext, NativeAccess,
-    NativeDenied, NativeRbac, NativeRbacRequest, Pending, QueryFilter, ScopeDeny, evaluate,
-    prepare,
+    NativeDenied, NativeRbac, NativeRbacRequest, Pending, QueryFilter, ScopeDeny, check_scope,
+    evaluate, prepare,
 };
 pub use scope::{
     FederationScope, MAX_ROWS_PER_QUERY_LIMIT, RateLimit, ResourceFilter, ScopeError, parse_scope,

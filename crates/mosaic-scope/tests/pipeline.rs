@@ -3,9 +3,9 @@
 
 use mosaic_scope::{
     DenyCode, DenyStage, EvaluationInput, FederationContext, NativeAccess, NativeDenied,
-    NativeRbac, NativeRbacRequest, evaluate,
+    NativeRbac, NativeRbacRequest, ScopeDeny, check_scope, evaluate,
 };
-use mosaic_types::FederationResource;
+use mosaic_types::{ErrorCode, FederationResource};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 
@@ -248,9 +248,18 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             .unwrap_err();
         assert_eq!(deny.code, case.code, "{}", case.scope);
         assert_eq!(deny.stage, case.stage);
-        assert_eq!(deny.status_code, case.status);
+        let error_code = if case.status == 400 {
+            ErrorCode::InvalidRequest
+        } else {
+            ErrorCode::ScopeViolation
+        };
+        assert_eq!(deny.error_code(), error_code);
         assert_eq!(deny.message, case.message);
-        assert_eq!(deny.resource, case.resource);
+        assert_eq!(deny.resource.as_deref(), Some(case.resource));
+        // The wire object keeps the seed's `statusCode` member.
+        let wire = serde_json::to_value(&*deny).unwrap();
+        assert_eq!(wire["statusCode"], case.status);
+        assert_eq!(wire["resource"], case.resource);
         assert_eq!(
             (deny.grant_id.as_str(), deny.subject_user_id.as_str()),
             ("grant-1", "user-1")
@@ -321,6 +330,41 @@ async fn native_denial_is_passed_through_exactly() {
         "Subject user is not allowed to read this resource"
     );
     assert!(deny.details.is_none());
+}
+
+#[tokio::test]
+async fn the_scope_check_alone_denies_as_stage_one_without_a_resource() {
+    let broken = json!({"resources": [], "max_rows_per_query": 100});
+    let alone = check_scope(&ctx(broken.clone())).unwrap_err();
+    let native = Recorder::allow(true, &[]);
+    let staged = run(broken, "tasks", None, &native).await.unwrap_err();
+    assert_eq!(alone.error_code(), ErrorCode::InvalidRequest);
+    assert_eq!(alone.resource, None);
+    assert_eq!(
+        ScopeDeny {
+            resource: Some("tasks".into()),
+            ..*alone.clone()
+        },
+        *staged
+    );
+    assert_eq!(
+        serde_json::to_value(&*alone).unwrap(),
+        json!({
+            "code": "invalid_scope",
+            "stage": "scope_parse",
+            "statusCode": 400,
+            "message": "Federation grant scope is invalid",
+            "grantId": "grant-1",
+            "peerId": "peer-1",
+            "subjectUserId": "user-1",
+            "details": {"reason": "scope.resources must name at least one resource"}
+        })
+    );
+    let scope = check_scope(&ctx(
+        json!({"resources": ["notes"], "max_rows_per_query": 7}),
+    ))
+    .unwrap();
+    assert_eq!(scope.max_rows_per_query, 7);
 }
 
 mod narrowing {
