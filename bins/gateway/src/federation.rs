@@ -28,6 +28,7 @@ use mosaic_identity::{GatewayPki, TrustAnchors, verify_client_chain};
 use mosaic_scope::FederationContext;
 use mosaic_types::{
     ErrorCode, FederationCapabilitiesResponse, FederationGetResponse, FederationListResponse,
+    Sourced,
 };
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
@@ -234,7 +235,7 @@ async fn list(
     ctx: Option<Extension<FederationContext>>,
     Path(resource): Path<String>,
     body: Bytes,
-) -> Result<Json<FederationListResponse<Item>>, ApiError> {
+) -> Result<Json<FederationListResponse<Sourced<Item>>>, ApiError> {
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -249,7 +250,7 @@ async fn get_one(
     State(state): State<AppState>,
     ctx: Option<Extension<FederationContext>>,
     Path((resource, id)): Path<(String, String)>,
-) -> Result<Json<FederationGetResponse<Item>>, ApiError> {
+) -> Result<Json<FederationGetResponse<Sourced<Item>>>, ApiError> {
     let item = verbs::get(state.store().conn(), ctx.as_deref(), &resource, &id).await?;
     Ok(Json(item))
 }

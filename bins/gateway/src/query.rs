@@ -230,8 +230,19 @@ async fn local_page(
         .list(&filter, cursor.as_deref())
         .await
         .map_err(|e| e.to_string())?;
+    // Remote rows stay free-form JSON (a peer may send keys we do not know);
+    // local rows join them as the JSON objects they are sent as.
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| match serde_json::to_value(item) {
+            Ok(serde_json::Value::Object(row)) => Ok(row),
+            Ok(other) => Err(format!("a local row is not a JSON object: {other}")),
+            Err(e) => Err(e.to_string()),
+        })
+        .collect::<Result<Vec<Row>, String>>()?;
     Ok(FederationListResponse {
-        items: page.items,
+        items,
         next_cursor: page.next_cursor,
         partial: false,
         truncated: page.truncated,

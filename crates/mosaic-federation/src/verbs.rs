@@ -7,7 +7,7 @@ use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, check_scope, e
 use mosaic_store::sea_orm::DatabaseConnection;
 use mosaic_types::{
     ErrorCode, ErrorEnvelope, FEDERATION_VERBS, FederationCapabilitiesResponse,
-    FederationGetResponse, FederationListResponse, SOURCE_LOCAL, tag_object,
+    FederationGetResponse, FederationListResponse, SOURCE_LOCAL, Sourced, tag_with_source,
 };
 use serde_json::{Value, json};
 
@@ -114,7 +114,7 @@ pub async fn list(
     context: Option<&FederationContext>,
     resource: &str,
     body: &Value,
-) -> Result<FederationListResponse<Item>, VerbError> {
+) -> Result<FederationListResponse<Sourced<Item>>, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
     let empty = serde_json::Map::new();
     let body = match body {
@@ -145,14 +145,10 @@ pub async fn list(
             ErrorCode::InvalidRequest,
             "Federation list cursor is invalid",
         ),
-        QueryError::Db(e) => VerbError::internal(&e),
+        e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_)) => VerbError::internal(&e),
     })?;
     Ok(FederationListResponse {
-        items: page
-            .items
-            .into_iter()
-            .map(|item| tag_object(item, SOURCE_LOCAL))
-            .collect(),
+        items: tag_with_source(page.items, SOURCE_LOCAL),
         next_cursor: page.next_cursor,
         partial: false,
         truncated: page.truncated,
@@ -165,7 +161,7 @@ pub async fn get(
     context: Option<&FederationContext>,
     resource: &str,
     id: &str,
-) -> Result<FederationGetResponse<Item>, VerbError> {
+) -> Result<FederationGetResponse<Sourced<Item>>, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
     if id.trim().is_empty() {
         return Err(VerbError::new(
@@ -184,7 +180,7 @@ pub async fn get(
         .map_err(|d| from_deny(&d))?;
     match queries.get(&filter, id).await {
         Ok(GetOutcome::Found(item)) => Ok(FederationGetResponse {
-            item: tag_object(item, SOURCE_LOCAL),
+            item: Sourced::new(item, SOURCE_LOCAL),
         }),
         Ok(GetOutcome::NotFound) => Err(VerbError::new(
             ErrorCode::NotFound,
@@ -202,7 +198,9 @@ pub async fn get(
             ErrorCode::InvalidRequest,
             "Federation list cursor is invalid",
         )),
-        Err(QueryError::Db(e)) => Err(VerbError::internal(&e)),
+        Err(e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_))) => {
+            Err(VerbError::internal(&e))
+        }
     }
 }
 

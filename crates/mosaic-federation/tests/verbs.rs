@@ -12,7 +12,7 @@ use mosaic_scope::FederationContext;
 use mosaic_store::entity::{federation_grants, federation_peers};
 use mosaic_store::sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
 use mosaic_store::testing::all_backends;
-use mosaic_types::{ErrorCode, ErrorEnvelope};
+use mosaic_types::{ErrorCode, ErrorEnvelope, FederatedRow, Sourced};
 use serde_json::{Value, json};
 
 /// The integration fixture: S and O; teams T (S) and U (O), S a member of both;
@@ -61,8 +61,8 @@ fn granted() -> FederationContext {
     }))
 }
 
-fn ids(items: &[serde_json::Map<String, Value>]) -> Vec<&str> {
-    items.iter().map(|i| i["id"].as_str().unwrap()).collect()
+fn ids(items: &[Sourced<FederatedRow>]) -> Vec<&str> {
+    items.iter().map(|i| i.row.id()).collect()
 }
 
 #[tokio::test]
@@ -80,7 +80,7 @@ async fn granted_list_is_capped_tagged_and_pages() {
             "x0 (O's) and x1 (team U, excluded by include_teams []) absent"
         );
         assert!(page.truncated);
-        assert!(page.items.iter().all(|i| i["_source"] == "local"));
+        assert!(page.items.iter().all(|i| i.source == "local"));
         let cursor = page.next_cursor.clone().unwrap();
         let next = verbs::list(conn, Some(&c), "tasks", &json!({"cursor": cursor}))
             .await
@@ -220,9 +220,10 @@ async fn get_outcomes() {
         integration_fixture(conn).await;
         let c = granted();
         let found = verbs::get(conn, Some(&c), "tasks", "t1").await.unwrap();
-        assert_eq!(found.item["id"], "t1");
-        assert_eq!(found.item["title"], "Task t1");
-        assert_eq!(found.item["_source"], "local");
+        let found = serde_json::to_value(&found).unwrap();
+        assert_eq!(found["item"]["id"], "t1");
+        assert_eq!(found["item"]["title"], "Task t1");
+        assert_eq!(found["item"]["_source"], "local");
 
         let e = verbs::get(conn, Some(&c), "tasks", "nope")
             .await
