@@ -180,7 +180,7 @@ pub async fn get(
         .map_err(|d| from_deny(&d))?;
     match queries.get(&filter, id).await {
         Ok(GetOutcome::Found(item)) => Ok(FederationGetResponse {
-            item: Sourced::new(item, SOURCE_LOCAL),
+            item: Sourced::new(*item, SOURCE_LOCAL),
         }),
         Ok(GetOutcome::NotFound) => Err(VerbError::new(
             ErrorCode::NotFound,

@@ -97,7 +97,7 @@ async fn note_gets_follow_owner_and_mission() {
         );
         match q.get(&team_only, "N1").await.unwrap() {
             GetOutcome::Found(item) => {
-                assert!(matches!(item, FederatedRow::Note(_)), "{item:?}");
+                assert!(matches!(*item, FederatedRow::Note(_)), "{item:?}");
                 let item = wire(&item);
                 assert_eq!(item["id"], "N1");
                 assert_eq!(item["missionId"], "M_team");

@@ -96,7 +96,7 @@ pub(crate) async fn get(
             .transpose()?,
     };
     Ok(match found {
-        Some(row) => GetOutcome::Found(row.item),
+        Some(row) => GetOutcome::Found(Box::new(row.item)),
         None => GetOutcome::Denied("Memory row belongs to another subject user".to_owned()),
     })
 }

@@ -46,8 +46,9 @@ pub struct ListPage {
 /// What a `get` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GetOutcome {
-    /// The row, visible under the filter.
-    Found(Item),
+    /// The row, visible under the filter (boxed: a row is large beside the
+    /// other outcomes).
+    Found(Box<Item>),
     /// No such row (or, for notes, no note text).
     NotFound,
     /// The row exists but the filter does not cover it.

@@ -69,5 +69,5 @@ pub(crate) async fn get(
             "Note is outside the federated scope".to_owned(),
         ));
     }
-    Ok(GetOutcome::Found(rows::note(note, false)?.item))
+    Ok(GetOutcome::Found(Box::new(rows::note(note, false)?.item)))
 }

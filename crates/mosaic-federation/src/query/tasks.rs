@@ -68,5 +68,5 @@ pub(crate) async fn get(
             "Task is outside the federated scope".to_owned(),
         ));
     }
-    Ok(GetOutcome::Found(rows::task(task)?.item))
+    Ok(GetOutcome::Found(Box::new(rows::task(task)?.item)))
 }
