@@ -2,7 +2,7 @@
 //!
 //! The TLS layer has already verified the chain against our trust anchors and
 //! extracted the Mosaic OIDs; this step checks the claims against the store.
-//! Every refusal is the same 403 to the peer (`Federation access denied`); the
+//! Every refusal is the same `forbidden` (`Federation access denied`); the
 //! precise reason is for our logs only, so a probing peer learns nothing about
 //! which grants or peers exist.
 
@@ -23,7 +23,7 @@ pub struct PresentedClaims {
     pub serial_hex: String,
 }
 
-/// Why a presented identity was refused (for logs; the peer sees one 403).
+/// Why a presented identity was refused (for logs; the peer sees `forbidden`).
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
     /// No grant has that id.

@@ -1,5 +1,5 @@
 //! The verbs end to end over a real store: the seed's controller and
-//! integration cases, every 400/401/403/404 path.
+//! integration cases, every refusal by its error code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixture;

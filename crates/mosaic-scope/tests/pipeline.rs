@@ -153,7 +153,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
         limit: Option<i64>,
         code: DenyCode,
         stage: DenyStage,
-        status: u16,
+        error_code: ErrorCode,
         message: &'static str,
         details: Option<Value>,
     }
@@ -164,7 +164,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::InvalidScope,
             stage: DenyStage::ScopeParse,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Federation grant scope is invalid",
             details: Some(json!({"reason": "scope.resources must name at least one resource"})),
         },
@@ -174,7 +174,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::InvalidScope,
             stage: DenyStage::ScopeParse,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Federation grant scope could not be parsed",
             details: None,
         },
@@ -184,7 +184,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::InvalidResource,
             stage: DenyStage::ResourceAllowlist,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is not supported",
             details: Some(
                 json!({"supportedResources": ["tasks", "notes", "memory", "credentials", "api_keys"]}),
@@ -196,7 +196,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::ResourceExcluded,
             stage: DenyStage::ResourceExclusion,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is explicitly excluded by grant scope",
             details: None,
         },
@@ -206,7 +206,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::ResourceExcluded,
             stage: DenyStage::ResourceExclusion,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is explicitly excluded by grant scope",
             details: None,
         },
@@ -216,7 +216,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::ResourceNotGranted,
             stage: DenyStage::ResourceAllowlist,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is not granted by scope",
             details: Some(json!({"grantedResources": ["tasks"]})),
         },
@@ -226,7 +226,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: Some(0),
             code: DenyCode::InvalidLimit,
             stage: DenyStage::RowCap,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Requested row limit must be a positive integer",
             details: Some(json!({"requestedLimit": 0})),
         },
@@ -236,7 +236,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: Some(-3),
             code: DenyCode::InvalidLimit,
             stage: DenyStage::RowCap,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Requested row limit must be a positive integer",
             details: Some(json!({"requestedLimit": -3})),
         },
@@ -248,17 +248,12 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             .unwrap_err();
         assert_eq!(deny.code, case.code, "{}", case.scope);
         assert_eq!(deny.stage, case.stage);
-        let error_code = if case.status == 400 {
-            ErrorCode::InvalidRequest
-        } else {
-            ErrorCode::ScopeViolation
-        };
-        assert_eq!(deny.error_code(), error_code);
+        assert_eq!(deny.error_code(), case.error_code);
         assert_eq!(deny.message, case.message);
         assert_eq!(deny.resource.as_deref(), Some(case.resource));
         // The wire object keeps the seed's `statusCode` member.
         let wire = serde_json::to_value(&*deny).unwrap();
-        assert_eq!(wire["statusCode"], case.status);
+        assert_eq!(wire["statusCode"], case.error_code.http_status());
         assert_eq!(wire["resource"], case.resource);
         assert_eq!(
             (deny.grant_id.as_str(), deny.subject_user_id.as_str()),
