@@ -16,9 +16,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(parse_scope(&again).as_ref(), Ok(&scope));
     }
     let context = FederationContext {
-        grant_id: "g".into(),
-        peer_id: "p".into(),
-        subject_user_id: "u".into(),
+        grant_id: "g".parse().expect("a valid grant id"),
+        peer_id: "p".parse().expect("a valid peer id"),
+        subject_user_id: "u".parse().expect("a valid user id"),
         scope: value,
     };
     for resource in ["tasks", "notes", "memory", "credentials", "api_keys", "widgets"] {

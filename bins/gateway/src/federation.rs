@@ -26,6 +26,7 @@ use mosaic_identity::{GatewayPki, TrustAnchors, verify_client_chain};
 use mosaic_scope::FederationContext;
 use mosaic_types::{
     ErrorCode, FederationCapabilitiesResponse, FederationGetResponse, FederationListResponse,
+    Sourced,
 };
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
@@ -195,8 +196,8 @@ async fn authenticate(
         }
     };
     let claims = PresentedClaims {
-        grant_id: identity.claims.grant_id.to_string(),
-        subject_user_id: identity.claims.subject_user_id.to_string(),
+        grant_id: identity.claims.grant_id,
+        subject_user_id: identity.claims.subject_user_id,
         serial_hex: identity.serial.to_string(),
     };
     match context::resolve(state.store().conn(), &claims).await {
@@ -204,7 +205,7 @@ async fn authenticate(
             request.extensions_mut().insert(ctx);
             next.run(request).await
         }
-        Err(context::ContextError::Db(e)) => {
+        Err(e @ (context::ContextError::Db(_) | context::ContextError::InvalidStoredId(_))) => {
             tracing::error!(error = %e, "grant lookup failed");
             refuse(ErrorCode::Internal, "Federation request failed")
         }
@@ -227,7 +228,7 @@ async fn list(
     ctx: Option<Extension<FederationContext>>,
     Path(resource): Path<String>,
     body: Bytes,
-) -> Result<Json<FederationListResponse<Item>>, ApiError> {
+) -> Result<Json<FederationListResponse<Sourced<Item>>>, ApiError> {
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -242,7 +243,7 @@ async fn get_one(
     State(state): State<AppState>,
     ctx: Option<Extension<FederationContext>>,
     Path((resource, id)): Path<(String, String)>,
-) -> Result<Json<FederationGetResponse<Item>>, ApiError> {
+) -> Result<Json<FederationGetResponse<Sourced<Item>>>, ApiError> {
     let item = verbs::get(state.store().conn(), ctx.as_deref(), &resource, &id).await?;
     Ok(Json(item))
 }

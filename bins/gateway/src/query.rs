@@ -194,19 +194,20 @@ async fn local_page(
     limit: u32,
     cursor: Option<String>,
 ) -> Result<FederationListResponse<Row>, String> {
+    let user_id = UserId::new(user_id).map_err(|e| e.to_string())?;
     let queries = FederationQueries::new(state.store().conn(), Verb::List);
     let native = queries
         .evaluate_read_access(&NativeRbacRequest {
-            grant_id: String::new(),
-            peer_id: String::new(),
-            subject_user_id: user_id.to_owned(),
+            grant_id: None,
+            peer_id: None,
+            subject_user_id: user_id.clone(),
             resource,
         })
         .await
         .map_err(|d| d.reason.unwrap_or_else(|| "not readable".into()))?;
     let filter = QueryFilter {
         resource,
-        subject_user_id: user_id.to_owned(),
+        subject_user_id: user_id,
         include_personal: native.include_personal,
         team_ids: native.team_ids,
         limit,
@@ -216,8 +217,19 @@ async fn local_page(
         .list(&filter, cursor.as_deref())
         .await
         .map_err(|e| e.to_string())?;
+    // Remote rows stay free-form JSON (a peer may send keys we do not know);
+    // local rows join them as the JSON objects they are sent as.
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| match serde_json::to_value(item) {
+            Ok(serde_json::Value::Object(row)) => Ok(row),
+            Ok(other) => Err(format!("a local row is not a JSON object: {other}")),
+            Err(e) => Err(e.to_string()),
+        })
+        .collect::<Result<Vec<Row>, String>>()?;
     Ok(FederationListResponse {
-        items: page.items,
+        items,
         next_cursor: page.next_cursor,
         partial: false,
         truncated: page.truncated,

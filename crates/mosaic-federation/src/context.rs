@@ -2,7 +2,7 @@
 //!
 //! The TLS layer has already verified the chain against our trust anchors and
 //! extracted the Mosaic OIDs; this step checks the claims against the store.
-//! Every refusal is the same 403 to the peer (`Federation access denied`); the
+//! Every refusal is the same `forbidden` (`Federation access denied`); the
 //! precise reason is for our logs only, so a probing peer learns nothing about
 //! which grants or peers exist.
 
@@ -10,20 +10,20 @@ use chrono::Utc;
 use mosaic_scope::FederationContext;
 use mosaic_store::entity::{federation_grants, federation_peers};
 use mosaic_store::sea_orm::{DatabaseConnection, DbErr, EntityTrait};
-use mosaic_types::{GrantStatus, GrantUsability, PeerState};
+use mosaic_types::{GrantId, GrantStatus, GrantUsability, IdError, PeerId, PeerState, UserId};
 
 /// What the certificate claims.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresentedClaims {
     /// The grant id OID.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The subject user id OID.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// The certificate's serial number, hex.
     pub serial_hex: String,
 }
 
-/// Why a presented identity was refused (for logs; the peer sees one 403).
+/// Why a presented identity was refused (for logs; the peer sees `forbidden`).
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
     /// No grant has that id.
@@ -69,6 +69,9 @@ pub enum ContextError {
     /// The peer's certificate record has expired.
     #[error("peer {0}'s certificate has expired")]
     PeerCertExpired(String),
+    /// A stored id is not a valid id (the store is inconsistent, not the peer).
+    #[error("stored peer id is invalid: {0}")]
+    InvalidStoredId(#[from] IdError),
     /// Storage failed.
     #[error("grant lookup failed: {0}")]
     Db(#[from] DbErr),
@@ -95,10 +98,10 @@ pub async fn resolve(
     db: &DatabaseConnection,
     claims: &PresentedClaims,
 ) -> Result<FederationContext, ContextError> {
-    let grant = federation_grants::Entity::find_by_id(claims.grant_id.clone())
+    let grant = federation_grants::Entity::find_by_id(claims.grant_id.as_str())
         .one(db)
         .await?
-        .ok_or_else(|| ContextError::UnknownGrant(claims.grant_id.clone()))?;
+        .ok_or_else(|| ContextError::UnknownGrant(claims.grant_id.to_string()))?;
     let now = Utc::now();
     // A status that does not parse is refused like an inactive one.
     let usability = grant
@@ -115,9 +118,9 @@ pub async fn resolve(
             });
         }
     }
-    if grant.subject_user_id != claims.subject_user_id {
+    if grant.subject_user_id != claims.subject_user_id.as_str() {
         return Err(ContextError::SubjectMismatch {
-            presented: claims.subject_user_id.clone(),
+            presented: claims.subject_user_id.to_string(),
             stored: grant.subject_user_id,
         });
     }
@@ -147,10 +150,12 @@ pub async fn resolve(
     if peer.cert_not_after <= now {
         return Err(ContextError::PeerCertExpired(peer.id));
     }
+    // The grant was found by the claimed id and its subject equals the claimed
+    // one, so those are the stored values; only the peer id is read from a row.
     Ok(FederationContext {
-        grant_id: grant.id,
-        peer_id: peer.id,
-        subject_user_id: grant.subject_user_id,
+        grant_id: claims.grant_id.clone(),
+        peer_id: PeerId::new(peer.id)?,
+        subject_user_id: claims.subject_user_id.clone(),
         scope: grant.scope,
     })
 }

@@ -16,7 +16,7 @@
 //! let page = mosaic_federation::verbs::list(store.conn(), Some(&ctx), "tasks", &json!({"limit": 10})).await;
 //! match page {
 //!     Ok(page) => println!("{} rows, more: {}", page.items.len(), page.truncated),
-//!     Err(e) => println!("{} {}", e.status, e.envelope),
+//!     Err(e) => println!("{}", e.envelope),
 //! }
 //! # }
 //! ```

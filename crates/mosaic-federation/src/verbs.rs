@@ -1,21 +1,20 @@
 //! The three verbs, independent of any HTTP framework: request in, typed body
-//! or error envelope (with its status) out. The gateway's handlers only extract
-//! and render.
+//! or error envelope out. The envelope's code decides the HTTP status, at the
+//! edge; the gateway's handlers only extract and render.
 
 use crate::query::{FederationQueries, GetOutcome, Item, QueryError, Verb};
-use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, evaluate, parse_scope};
+use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, check_scope, evaluate};
 use mosaic_store::sea_orm::DatabaseConnection;
 use mosaic_types::{
     ErrorCode, ErrorEnvelope, FEDERATION_VERBS, FederationCapabilitiesResponse,
-    FederationGetResponse, FederationListResponse, SOURCE_LOCAL, tag_object,
+    FederationGetResponse, FederationListResponse, SOURCE_LOCAL, Sourced, tag_with_source,
 };
 use serde_json::{Value, json};
 
-/// A verb's failure: the envelope and the status it travels with.
+/// A verb's failure: the error envelope (code, message, details). Which HTTP
+/// status it travels with is the edge's business (`ErrorCode::http_status`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerbError {
-    /// HTTP status.
-    pub status: u16,
     /// Body.
     pub envelope: ErrorEnvelope,
 }
@@ -23,9 +22,13 @@ pub struct VerbError {
 impl VerbError {
     fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status: code.http_status(),
             envelope: ErrorEnvelope::new(code, message),
         }
+    }
+
+    /// The envelope's code.
+    pub fn code(&self) -> ErrorCode {
+        self.envelope.error.code
     }
 
     fn with_details(mut self, details: Value) -> Self {
@@ -44,27 +47,20 @@ impl VerbError {
     }
 }
 
-/// A scope denial: 400 stays `invalid_request`, 403 is `scope_violation`.
+/// A scope denial, with the denial itself as the details.
 fn from_deny(deny: &ScopeDeny) -> VerbError {
-    let code = if deny.status_code == 400 {
-        ErrorCode::InvalidRequest
-    } else {
-        ErrorCode::ScopeViolation
-    };
     let details = serde_json::to_value(deny).unwrap_or(Value::Null);
-    VerbError::new(code, deny.message.clone()).with_details(details)
+    VerbError::new(deny.error_code(), deny.message.clone()).with_details(details)
 }
 
 /// `GET /api/federation/v1/capabilities`: what the grant allows. Needs only an
-/// active grant; no native access check.
+/// active grant; no native access check. A stored scope that does not parse
+/// gets the same `scope_parse` denial as `list` and `get`.
 pub fn capabilities(
     context: Option<&FederationContext>,
 ) -> Result<FederationCapabilitiesResponse, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
-    let scope = parse_scope(&context.scope).map_err(|e| {
-        tracing::error!(grant = %context.grant_id, error = %e, "stored grant scope is invalid");
-        VerbError::new(ErrorCode::Internal, "Federation grant scope is invalid")
-    })?;
+    let scope = check_scope(context).map_err(|d| from_deny(&d))?;
     Ok(FederationCapabilitiesResponse {
         resources: scope.resources,
         excluded_resources: scope.excluded_resources,
@@ -118,7 +114,7 @@ pub async fn list(
     context: Option<&FederationContext>,
     resource: &str,
     body: &Value,
-) -> Result<FederationListResponse<Item>, VerbError> {
+) -> Result<FederationListResponse<Sourced<Item>>, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
     let empty = serde_json::Map::new();
     let body = match body {
@@ -149,14 +145,10 @@ pub async fn list(
             ErrorCode::InvalidRequest,
             "Federation list cursor is invalid",
         ),
-        QueryError::Db(e) => VerbError::internal(&e),
+        e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_)) => VerbError::internal(&e),
     })?;
     Ok(FederationListResponse {
-        items: page
-            .items
-            .into_iter()
-            .map(|item| tag_object(item, SOURCE_LOCAL))
-            .collect(),
+        items: tag_with_source(page.items, SOURCE_LOCAL),
         next_cursor: page.next_cursor,
         partial: false,
         truncated: page.truncated,
@@ -169,7 +161,7 @@ pub async fn get(
     context: Option<&FederationContext>,
     resource: &str,
     id: &str,
-) -> Result<FederationGetResponse<Item>, VerbError> {
+) -> Result<FederationGetResponse<Sourced<Item>>, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
     if id.trim().is_empty() {
         return Err(VerbError::new(
@@ -188,7 +180,7 @@ pub async fn get(
         .map_err(|d| from_deny(&d))?;
     match queries.get(&filter, id).await {
         Ok(GetOutcome::Found(item)) => Ok(FederationGetResponse {
-            item: tag_object(item, SOURCE_LOCAL),
+            item: Sourced::new(*item, SOURCE_LOCAL),
         }),
         Ok(GetOutcome::NotFound) => Err(VerbError::new(
             ErrorCode::NotFound,
@@ -206,7 +198,9 @@ pub async fn get(
             ErrorCode::InvalidRequest,
             "Federation list cursor is invalid",
         )),
-        Err(QueryError::Db(e)) => Err(VerbError::internal(&e)),
+        Err(e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_))) => {
+            Err(VerbError::internal(&e))
+        }
     }
 }
 
@@ -237,7 +231,7 @@ mod tests {
             json!("0x10"),
         ] {
             let e = parse_limit(Some(&v)).unwrap_err();
-            assert_eq!(e.status, 400, "{v}");
+            assert_eq!(e.code(), ErrorCode::InvalidRequest, "{v}");
             assert_eq!(
                 e.envelope.error.message,
                 "Federation list limit must be a positive integer"

@@ -69,8 +69,8 @@ async fn grant(
 
 fn claims(grant: &str, subject: &str, serial: &str) -> PresentedClaims {
     PresentedClaims {
-        grant_id: grant.into(),
-        subject_user_id: subject.into(),
+        grant_id: grant.parse().unwrap(),
+        subject_user_id: subject.parse().unwrap(),
         serial_hex: serial.into(),
     }
 }
@@ -154,6 +154,21 @@ async fn every_refusal_and_the_one_acceptance() {
             assert!(!matches!(err, ContextError::Db(_)));
             assert!(err.to_string().contains(needle), "{c:?}: {err}");
         }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_stored_peer_id_that_is_not_an_id_is_an_error_not_a_panic() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        Fx(conn).user("S").await;
+        peer(conn, "p\u{7}bell", "peer-bell", SERIAL, "active", 1).await;
+        grant(conn, "g-bell", "p\u{7}bell", "active", None).await;
+        let err = resolve(conn, &claims("g-bell", "S", SERIAL))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ContextError::InvalidStoredId(_)), "{err:?}");
         db.cleanup().await;
     }
 }

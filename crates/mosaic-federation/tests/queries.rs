@@ -8,12 +8,13 @@ use fixture::{Fx, access_fixture, at};
 use mosaic_federation::query::{FederationQueries, GetOutcome, Verb};
 use mosaic_scope::{NativeRbac, NativeRbacRequest, QueryFilter};
 use mosaic_store::testing::all_backends;
-use mosaic_types::FederationResource;
+use mosaic_types::{FederatedRow, FederationResource};
+use serde_json::Value;
 
 fn filter(resource: FederationResource, personal: bool, teams: &[&str], limit: u32) -> QueryFilter {
     QueryFilter {
         resource,
-        subject_user_id: "S".into(),
+        subject_user_id: "S".parse().unwrap(),
         include_personal: personal,
         team_ids: teams.iter().map(|t| (*t).to_owned()).collect(),
         limit,
@@ -22,17 +23,19 @@ fn filter(resource: FederationResource, personal: bool, teams: &[&str], limit: u
 }
 
 fn ids(items: &[mosaic_federation::query::Item]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .collect()
+    items.iter().map(|i| i.id().to_owned()).collect()
+}
+
+/// A row as the JSON it is sent as.
+fn wire(item: &mosaic_federation::query::Item) -> Value {
+    serde_json::to_value(item).unwrap()
 }
 
 fn request(resource: FederationResource) -> NativeRbacRequest {
     NativeRbacRequest {
-        grant_id: "grant-1".into(),
-        peer_id: "peer-1".into(),
-        subject_user_id: "S".into(),
+        grant_id: Some("grant-1".parse().unwrap()),
+        peer_id: Some("peer-1".parse().unwrap()),
+        subject_user_id: "S".parse().unwrap(),
         resource,
     }
 }
@@ -94,10 +97,12 @@ async fn note_gets_follow_owner_and_mission() {
         );
         match q.get(&team_only, "N1").await.unwrap() {
             GetOutcome::Found(item) => {
+                assert!(matches!(*item, FederatedRow::Note(_)), "{item:?}");
+                let item = wire(&item);
                 assert_eq!(item["id"], "N1");
                 assert_eq!(item["missionId"], "M_team");
                 assert_eq!(item["content"], "subject note on team mission");
-                assert!(!item.contains_key("userId"), "userId never leaves");
+                assert!(item.get("userId").is_none(), "userId never leaves");
             }
             other => panic!("{other:?}"),
         }
@@ -197,10 +202,10 @@ async fn task_pages_walk_newest_first_with_a_cursor() {
         assert_eq!(ids(&p2.items), vec!["t2", "t1"]);
         assert!(!p2.truncated && p2.next_cursor.is_none());
 
-        let item = &p1.items[0];
+        let item = wire(&p1.items[0]);
         assert_eq!(item["createdAt"], "2026-06-24T03:00:00.000Z");
         assert_eq!(item["projectId"], "P_team");
-        assert!(item.contains_key("missionId") && item.contains_key("dueDate"));
+        assert!(item.get("missionId").is_some() && item.get("dueDate").is_some());
 
         let err = q.list(&f, Some("not-base64-json")).await.unwrap_err();
         assert_eq!(err.to_string(), "Invalid federation list cursor");
@@ -237,9 +242,12 @@ async fn memory_pages_across_insights_then_preferences() {
         let p2 = q.list(&f, p1.next_cursor.as_deref()).await.unwrap();
         assert_eq!(ids(&p2.items), vec!["P2", "P1"]);
         assert!(!p2.truncated);
-        assert_eq!(p1.items[0]["kind"], "agent");
-        assert_eq!(p2.items[0]["kind"], "editor");
-        assert_eq!(p2.items[0]["value"], serde_json::json!({"enabled": true}));
+        assert_eq!(wire(&p1.items[0])["kind"], "agent");
+        assert_eq!(wire(&p2.items[0])["kind"], "editor");
+        assert_eq!(
+            wire(&p2.items[0])["value"],
+            serde_json::json!({"enabled": true})
+        );
 
         // A cursor without a memory block is refused.
         let tasks_cursor = mosaic_federation::cursor::Cursor {
@@ -258,7 +266,7 @@ async fn memory_pages_across_insights_then_preferences() {
 
         let g = FederationQueries::new(db.store.conn(), Verb::Get);
         assert!(
-            matches!(g.get(&f, "P1").await.unwrap(), GetOutcome::Found(i) if !i.contains_key("userId"))
+            matches!(g.get(&f, "P1").await.unwrap(), GetOutcome::Found(i) if wire(&i).get("userId").is_none())
         );
         assert_eq!(
             g.get(&f, "IO").await.unwrap(),

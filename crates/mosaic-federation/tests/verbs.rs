@@ -1,14 +1,18 @@
 //! The verbs end to end over a real store: the seed's controller and
-//! integration cases, every 400/401/403/404 path.
+//! integration cases, every refusal by its error code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixture;
 
+use chrono::{Duration, Utc};
 use fixture::{Fx, at};
+use mosaic_federation::context::{PresentedClaims, resolve};
 use mosaic_federation::verbs;
 use mosaic_scope::FederationContext;
-use mosaic_store::sea_orm::DatabaseConnection;
+use mosaic_store::entity::{federation_grants, federation_peers};
+use mosaic_store::sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
 use mosaic_store::testing::all_backends;
+use mosaic_types::{ErrorCode, ErrorEnvelope, FederatedRow, Sourced};
 use serde_json::{Value, json};
 
 /// The integration fixture: S and O; teams T (S) and U (O), S a member of both;
@@ -38,9 +42,9 @@ async fn integration_fixture(db: &DatabaseConnection) {
 
 fn ctx(scope: Value) -> FederationContext {
     FederationContext {
-        grant_id: "grant-1".into(),
-        peer_id: "peer-1".into(),
-        subject_user_id: "S".into(),
+        grant_id: "grant-1".parse().unwrap(),
+        peer_id: "peer-1".parse().unwrap(),
+        subject_user_id: "S".parse().unwrap(),
         scope,
     }
 }
@@ -57,8 +61,8 @@ fn granted() -> FederationContext {
     }))
 }
 
-fn ids(items: &[serde_json::Map<String, Value>]) -> Vec<&str> {
-    items.iter().map(|i| i["id"].as_str().unwrap()).collect()
+fn ids(items: &[Sourced<FederatedRow>]) -> Vec<&str> {
+    items.iter().map(|i| i.row.id()).collect()
 }
 
 #[tokio::test]
@@ -76,7 +80,7 @@ async fn granted_list_is_capped_tagged_and_pages() {
             "x0 (O's) and x1 (team U, excluded by include_teams []) absent"
         );
         assert!(page.truncated);
-        assert!(page.items.iter().all(|i| i["_source"] == "local"));
+        assert!(page.items.iter().all(|i| i.source == "local"));
         let cursor = page.next_cursor.clone().unwrap();
         let next = verbs::list(conn, Some(&c), "tasks", &json!({"cursor": cursor}))
             .await
@@ -99,7 +103,7 @@ async fn granted_list_is_capped_tagged_and_pages() {
 }
 
 #[tokio::test]
-async fn list_refusals_have_their_status_code_and_message() {
+async fn list_refusals_have_their_code_and_message() {
     for db in all_backends().await {
         let conn = db.store.conn();
         integration_fixture(conn).await;
@@ -109,7 +113,6 @@ async fn list_refusals_have_their_status_code_and_message() {
                 Some(&c),
                 "widgets",
                 json!({}),
-                403,
                 "scope_violation",
                 "Requested federation resource is not supported",
             ),
@@ -117,7 +120,6 @@ async fn list_refusals_have_their_status_code_and_message() {
                 Some(&c),
                 "memory",
                 json!({}),
-                403,
                 "scope_violation",
                 "Requested federation resource is not granted by scope",
             ),
@@ -125,7 +127,6 @@ async fn list_refusals_have_their_status_code_and_message() {
                 Some(&c),
                 "tasks",
                 json!({"limit": false}),
-                400,
                 "invalid_request",
                 "Federation list limit must be a positive integer",
             ),
@@ -133,7 +134,6 @@ async fn list_refusals_have_their_status_code_and_message() {
                 Some(&c),
                 "tasks",
                 json!({"limit": "abc"}),
-                400,
                 "invalid_request",
                 "Federation list limit must be a positive integer",
             ),
@@ -141,7 +141,6 @@ async fn list_refusals_have_their_status_code_and_message() {
                 Some(&c),
                 "tasks",
                 json!({"cursor": 123}),
-                400,
                 "invalid_request",
                 "Federation list cursor must be a string",
             ),
@@ -149,7 +148,6 @@ async fn list_refusals_have_their_status_code_and_message() {
                 Some(&c),
                 "tasks",
                 json!({"cursor": "not-base64-json"}),
-                400,
                 "invalid_request",
                 "Federation list cursor is invalid",
             ),
@@ -157,7 +155,6 @@ async fn list_refusals_have_their_status_code_and_message() {
                 Some(&c),
                 "tasks",
                 json!([1]),
-                400,
                 "invalid_request",
                 "Federation list body must be a JSON object",
             ),
@@ -165,22 +162,20 @@ async fn list_refusals_have_their_status_code_and_message() {
                 None,
                 "tasks",
                 json!({}),
-                401,
                 "unauthorized",
                 "Federation context missing",
             ),
         ];
-        for (context, resource, body, status, code, message) in cases {
+        for (context, resource, body, code, message) in cases {
             let e = verbs::list(conn, context, resource, &body)
                 .await
                 .unwrap_err();
             assert_eq!(
                 (
-                    e.status,
                     e.envelope.error.code.as_str(),
                     e.envelope.error.message.as_str()
                 ),
-                (status, code, message),
+                (code, message),
                 "{resource} {body}"
             );
         }
@@ -198,12 +193,11 @@ async fn secrets_never_return_a_row_whatever_the_scope() {
             let e = verbs::list(conn, Some(&c), resource, &json!({}))
                 .await
                 .unwrap_err();
-            assert_eq!(e.status, 403);
-            assert_eq!(e.envelope.error.code.as_str(), "scope_violation");
+            assert_eq!(e.code(), ErrorCode::ScopeViolation);
             let e = verbs::get(conn, Some(&c), resource, "cred-1")
                 .await
                 .unwrap_err();
-            assert_eq!(e.status, 403);
+            assert_eq!(e.code(), ErrorCode::ScopeViolation);
         }
         let excluded = ctx(
             json!({"resources": ["tasks"], "excluded_resources": ["credentials"], "max_rows_per_query": 10}),
@@ -226,27 +220,22 @@ async fn get_outcomes() {
         integration_fixture(conn).await;
         let c = granted();
         let found = verbs::get(conn, Some(&c), "tasks", "t1").await.unwrap();
-        assert_eq!(found.item["id"], "t1");
-        assert_eq!(found.item["title"], "Task t1");
-        assert_eq!(found.item["_source"], "local");
+        let found = serde_json::to_value(&found).unwrap();
+        assert_eq!(found["item"]["id"], "t1");
+        assert_eq!(found["item"]["title"], "Task t1");
+        assert_eq!(found["item"]["_source"], "local");
 
         let e = verbs::get(conn, Some(&c), "tasks", "nope")
             .await
             .unwrap_err();
-        assert_eq!(
-            (e.status, e.envelope.error.code.as_str()),
-            (404, "not_found")
-        );
+        assert_eq!(e.code(), ErrorCode::NotFound);
         assert_eq!(
             e.envelope.error.message,
             "Requested federation resource was not found"
         );
 
         let e = verbs::get(conn, Some(&c), "tasks", "x0").await.unwrap_err();
-        assert_eq!(
-            (e.status, e.envelope.error.code.as_str()),
-            (403, "scope_violation")
-        );
+        assert_eq!(e.code(), ErrorCode::ScopeViolation);
         assert_eq!(
             e.envelope.error.message,
             "Task is outside the federated scope"
@@ -255,20 +244,20 @@ async fn get_outcomes() {
 
         let e = verbs::get(conn, Some(&c), "tasks", " ").await.unwrap_err();
         assert_eq!(
-            (e.status, e.envelope.error.message.as_str()),
-            (400, "Federation get id must not be empty")
+            (e.code(), e.envelope.error.message.as_str()),
+            (
+                ErrorCode::InvalidRequest,
+                "Federation get id must not be empty"
+            )
         );
 
         let e = verbs::get(conn, None, "tasks", "t1").await.unwrap_err();
-        assert_eq!(
-            (e.status, e.envelope.error.code.as_str()),
-            (401, "unauthorized")
-        );
+        assert_eq!(e.code(), ErrorCode::Unauthorized);
 
         let e = verbs::get(conn, Some(&c), "unknown-resource", "t1")
             .await
             .unwrap_err();
-        assert_eq!(e.status, 403);
+        assert_eq!(e.code(), ErrorCode::ScopeViolation);
         assert_eq!(
             e.envelope.error.message,
             "Requested federation resource is not supported"
@@ -301,10 +290,98 @@ fn capabilities_report_the_grant() {
     let c = ctx(json!({"resources": ["memory"], "max_rows_per_query": 10}));
     let caps = verbs::capabilities(Some(&c)).unwrap();
     assert!(caps.excluded_resources.is_empty());
-    let e = verbs::capabilities(Some(&ctx(
-        json!({"resources": [], "max_rows_per_query": 0}),
-    )))
-    .unwrap_err();
-    assert_eq!(e.status, 500);
-    assert_eq!(verbs::capabilities(None).unwrap_err().status, 401);
+    assert_eq!(
+        verbs::capabilities(None).unwrap_err().code(),
+        ErrorCode::Unauthorized
+    );
+}
+
+/// Stores peer `peer-1` and grant `grant-broken` for S with `scope`, and
+/// resolves a context from them as the auth layer does.
+async fn stored_grant_context(db: &DatabaseConnection, scope: Value) -> FederationContext {
+    federation_peers::Model {
+        id: "peer-1".into(),
+        common_name: "peer-one".into(),
+        display_name: "Peer One".into(),
+        cert_pem: String::new(),
+        cert_serial: "0A1B".into(),
+        cert_not_after: Utc::now() + Duration::days(1),
+        state: "active".into(),
+        endpoint_url: None,
+        client_key_pem: None,
+        ca_pem: None,
+        local_user_id: None,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
+    federation_grants::Model {
+        id: "grant-broken".into(),
+        peer_id: "peer-1".into(),
+        subject_user_id: "S".into(),
+        status: "active".into(),
+        scope,
+        expires_at: None,
+        revoked_at: None,
+        revoked_reason: None,
+        created_at: at(0),
+        updated_at: at(0),
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
+    let claims = PresentedClaims {
+        grant_id: "grant-broken".parse().unwrap(),
+        subject_user_id: "S".parse().unwrap(),
+        serial_hex: "0A1B".into(),
+    };
+    resolve(db, &claims).await.unwrap()
+}
+
+/// A grant whose stored scope does not parse gets one answer, whichever verb
+/// asks: the `scope_parse` denial as `invalid_request`.
+#[tokio::test]
+async fn an_invalid_stored_scope_gets_the_same_answer_on_every_verb() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        integration_fixture(conn).await;
+        let broken = json!({"resources": [], "max_rows_per_query": 0});
+        let c = stored_grant_context(conn, broken).await;
+        let expected = ErrorEnvelope::new(
+            ErrorCode::InvalidRequest,
+            "Federation grant scope is invalid",
+        )
+        .with_details(json!({
+            "code": "invalid_scope",
+            "stage": "scope_parse",
+            "statusCode": 400,
+            "message": "Federation grant scope is invalid",
+            "grantId": "grant-broken",
+            "peerId": "peer-1",
+            "subjectUserId": "S",
+            "details": {"reason": "scope.resources must name at least one resource"}
+        }));
+        let capabilities = verbs::capabilities(Some(&c)).unwrap_err().envelope;
+        let list = verbs::list(conn, Some(&c), "tasks", &json!({}))
+            .await
+            .unwrap_err()
+            .envelope;
+        let get = verbs::get(conn, Some(&c), "tasks", "t1")
+            .await
+            .unwrap_err()
+            .envelope;
+        assert_eq!(capabilities, expected);
+        // list and get name the resource they asked for; nothing else differs.
+        for (verb, mut envelope) in [("list", list), ("get", get)] {
+            let details = envelope.error.details.as_mut().unwrap();
+            assert_eq!(details["resource"], "tasks", "{verb}");
+            details.as_object_mut().unwrap().remove("resource");
+            assert_eq!(envelope, expected, "{verb}");
+        }
+        db.cleanup().await;
+    }
 }

@@ -2,8 +2,10 @@
 //! of scope and native access.
 
 use crate::scope::{FederationScope, ScopeError, parse_scope};
-use mosaic_types::{FEDERATION_RESOURCE_VALUES, FederationResource};
-use serde::Serialize;
+use mosaic_types::{
+    ErrorCode, FEDERATION_RESOURCE_VALUES, FederationResource, GrantId, PeerId, UserId,
+};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 /// What the authenticated peer is: set by the federation auth layer from the
@@ -11,11 +13,11 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone, PartialEq)]
 pub struct FederationContext {
     /// The grant the certificate carries.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The peer the grant belongs to.
-    pub peer_id: String,
+    pub peer_id: PeerId,
     /// The local user the peer reads as.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// The grant's scope, as stored (parsed on use).
     pub scope: Value,
 }
@@ -65,29 +67,75 @@ pub enum DenyCode {
     InvalidLimit,
 }
 
-/// A structured denial, usable for the HTTP answer and for audit.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A structured denial, usable for the error answer and for audit.
+///
+/// On the wire it also carries `statusCode`, derived from
+/// [`error_code`](Self::error_code) (the seed's deny object has it).
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScopeDeny {
     /// Why.
     pub code: DenyCode,
     /// Where in the pipeline.
     pub stage: DenyStage,
-    /// 400 for a malformed grant or request, 403 for a refusal.
-    pub status_code: u16,
     /// Human-readable message (stable wording).
     pub message: String,
     /// The grant.
-    pub grant_id: String,
+    pub grant_id: GrantId,
     /// The peer.
-    pub peer_id: String,
+    pub peer_id: PeerId,
     /// The subject user.
-    pub subject_user_id: String,
-    /// The resource as requested.
-    pub resource: String,
+    pub subject_user_id: UserId,
+    /// The resource as requested; `None` when the request names none (the
+    /// scope check behind `capabilities`).
+    pub resource: Option<String>,
     /// Stage-specific context; omitted when there is none.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Map<String, Value>>,
+}
+
+impl ScopeDeny {
+    /// The error code the denial is answered with: `invalid_request` for a
+    /// malformed grant or request, `scope_violation` for a refusal.
+    pub fn error_code(&self) -> ErrorCode {
+        match self.code {
+            DenyCode::InvalidScope | DenyCode::InvalidLimit => ErrorCode::InvalidRequest,
+            DenyCode::InvalidResource
+            | DenyCode::ResourceNotGranted
+            | DenyCode::ResourceExcluded
+            | DenyCode::NativeRbacDenied => ErrorCode::ScopeViolation,
+        }
+    }
+}
+
+impl Serialize for ScopeDeny {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire<'a> {
+            code: DenyCode,
+            stage: DenyStage,
+            status_code: u16,
+            message: &'a str,
+            grant_id: &'a GrantId,
+            peer_id: &'a PeerId,
+            subject_user_id: &'a UserId,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            resource: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            details: Option<&'a Map<String, Value>>,
+        }
+        Wire {
+            code: self.code,
+            stage: self.stage,
+            status_code: self.error_code().http_status(),
+            message: &self.message,
+            grant_id: &self.grant_id,
+            peer_id: &self.peer_id,
+            subject_user_id: &self.subject_user_id,
+            resource: self.resource.as_deref(),
+            details: self.details.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 /// What the subject user may read locally.
@@ -111,12 +159,13 @@ pub struct NativeDenied {
 /// What native access is asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeRbacRequest {
-    /// The grant.
-    pub grant_id: String,
-    /// The peer.
-    pub peer_id: String,
+    /// The grant, when a peer asks; `None` when a user reads their own rows
+    /// locally.
+    pub grant_id: Option<GrantId>,
+    /// The peer, when a peer asks; `None` for a local read.
+    pub peer_id: Option<PeerId>,
     /// The subject user.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// A resource already known to be valid, granted and not excluded.
     pub resource: FederationResource,
 }
@@ -137,7 +186,7 @@ pub struct QueryFilter {
     /// The resource.
     pub resource: FederationResource,
     /// Whose rows.
-    pub subject_user_id: String,
+    pub subject_user_id: UserId,
     /// Rows the subject owns.
     pub include_personal: bool,
     /// Team rows, in the scope's order (or native order when the scope is silent).
@@ -164,8 +213,8 @@ impl Pending {
     /// The question to put to native access.
     pub fn native_request(&self) -> NativeRbacRequest {
         NativeRbacRequest {
-            grant_id: self.context.grant_id.clone(),
-            peer_id: self.context.peer_id.clone(),
+            grant_id: Some(self.context.grant_id.clone()),
+            peer_id: Some(self.context.peer_id.clone()),
             subject_user_id: self.context.subject_user_id.clone(),
             resource: self.resource,
         }
@@ -181,10 +230,9 @@ impl Pending {
                 });
                 return Err(deny(
                     &self.context,
-                    self.resource.as_str(),
+                    Some(self.resource.as_str()),
                     DenyCode::NativeRbacDenied,
                     DenyStage::NativeRbac,
-                    403,
                     message,
                     denied.details,
                 ));
@@ -234,22 +282,20 @@ fn intersect_team_ids(native: &[String], scoped: Option<&[String]>) -> Vec<Strin
 
 fn deny(
     ctx: &FederationContext,
-    resource: &str,
+    resource: Option<&str>,
     code: DenyCode,
     stage: DenyStage,
-    status_code: u16,
     message: impl Into<String>,
     details: Option<Map<String, Value>>,
 ) -> Box<ScopeDeny> {
     Box::new(ScopeDeny {
         code,
         stage,
-        status_code,
         message: message.into(),
         grant_id: ctx.grant_id.clone(),
         peer_id: ctx.peer_id.clone(),
         subject_user_id: ctx.subject_user_id.clone(),
-        resource: resource.to_owned(),
+        resource: resource.map(str::to_owned),
         details,
     })
 }
@@ -261,27 +307,40 @@ fn details(value: Value) -> Option<Map<String, Value>> {
     }
 }
 
-/// Stages 1–5. Pure: never touches native access.
-pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
-    let ctx = input.context;
-    let requested = input.resource;
+/// Stage 1 alone: the context's stored scope, parsed, or the `scope_parse`
+/// denial (without a resource). For verbs that name no resource, such as
+/// `capabilities`, so that a broken scope gets the same answer everywhere.
+pub fn check_scope(context: &FederationContext) -> Result<FederationScope, Box<ScopeDeny>> {
+    stage_scope_parse(context, None)
+}
 
-    // 1. The stored scope must parse.
-    let scope = parse_scope(&ctx.scope).map_err(|e| {
+fn stage_scope_parse(
+    ctx: &FederationContext,
+    resource: Option<&str>,
+) -> Result<FederationScope, Box<ScopeDeny>> {
+    parse_scope(&ctx.scope).map_err(|e| {
         let message = match e {
             ScopeError::Shape(_) => "Federation grant scope could not be parsed",
             _ => "Federation grant scope is invalid",
         };
         deny(
             ctx,
-            requested,
+            resource,
             DenyCode::InvalidScope,
             DenyStage::ScopeParse,
-            400,
             message,
             details(json!({ "reason": e.to_string() })),
         )
-    })?;
+    })
+}
+
+/// Stages 1–5. Pure: never touches native access.
+pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
+    let ctx = input.context;
+    let requested = input.resource;
+
+    // 1. The stored scope must parse.
+    let scope = stage_scope_parse(ctx, Some(requested))?;
 
     // 2. The resource must be one the federation knows.
     let Ok(resource) = requested.parse::<FederationResource>() else {
@@ -291,10 +350,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
             .collect();
         return Err(deny(
             ctx,
-            requested,
+            Some(requested),
             DenyCode::InvalidResource,
             DenyStage::ResourceAllowlist,
-            403,
             "Requested federation resource is not supported",
             details(json!({ "supportedResources": supported })),
         ));
@@ -304,10 +362,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
     if scope.excluded_resources.contains(&resource) {
         return Err(deny(
             ctx,
-            requested,
+            Some(requested),
             DenyCode::ResourceExcluded,
             DenyStage::ResourceExclusion,
-            403,
             "Requested federation resource is explicitly excluded by grant scope",
             None,
         ));
@@ -318,10 +375,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
         let granted: Vec<&str> = scope.resources.iter().map(|r| r.as_str()).collect();
         return Err(deny(
             ctx,
-            requested,
+            Some(requested),
             DenyCode::ResourceNotGranted,
             DenyStage::ResourceAllowlist,
-            403,
             "Requested federation resource is not granted by scope",
             details(json!({ "grantedResources": granted })),
         ));
@@ -334,10 +390,9 @@ pub fn prepare(input: &EvaluationInput<'_>) -> Result<Pending, Box<ScopeDeny>> {
         Some(n) => {
             return Err(deny(
                 ctx,
-                requested,
+                Some(requested),
                 DenyCode::InvalidLimit,
                 DenyStage::RowCap,
-                400,
                 "Requested row limit must be a positive integer",
                 details(json!({ "requestedLimit": n })),
             ));

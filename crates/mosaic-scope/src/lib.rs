@@ -6,14 +6,18 @@
 //! against it in a fixed order of stages; the first failing stage decides the
 //! answer:
 //!
-//! | # | stage | code | status |
+//! | # | stage | deny code | answered as ([`ErrorCode`](mosaic_types::ErrorCode)) |
 //! |---|---|---|---|
-//! | 1 | `scope_parse` | `invalid_scope` | 400 |
-//! | 2 | `resource_allowlist` | `invalid_resource` | 403 |
-//! | 3 | `resource_exclusion` | `resource_excluded` | 403 |
-//! | 4 | `resource_allowlist` | `resource_not_granted` | 403 |
-//! | 5 | `row_cap` | `invalid_limit` | 400 |
-//! | 6 | `native_rbac` | `native_rbac_denied` | 403 |
+//! | 1 | `scope_parse` | `invalid_scope` | `InvalidRequest` |
+//! | 2 | `resource_allowlist` | `invalid_resource` | `ScopeViolation` |
+//! | 3 | `resource_exclusion` | `resource_excluded` | `ScopeViolation` |
+//! | 4 | `resource_allowlist` | `resource_not_granted` | `ScopeViolation` |
+//! | 5 | `row_cap` | `invalid_limit` | `InvalidRequest` |
+//! | 6 | `native_rbac` | `native_rbac_denied` | `ScopeViolation` |
+//!
+//! [`ScopeDeny::error_code`] gives the code; the crate names no HTTP status
+//! (the edge maps codes to statuses through `ErrorCode::http_status`). Stage 1
+//! alone is [`check_scope`], for verbs that name no resource.
 //!
 //! Native access (what the subject user could read locally) is asked only after
 //! stages 1–5 pass, and the result is the **intersection** of scope and native
@@ -21,12 +25,13 @@
 //!
 //! ```
 //! use mosaic_scope::{EvaluationInput, FederationContext, NativeAccess, Evaluation};
+//! use mosaic_types::{GrantId, PeerId, UserId};
 //! use serde_json::json;
 //!
 //! let context = FederationContext {
-//!     grant_id: "grant-1".into(),
-//!     peer_id: "peer-1".into(),
-//!     subject_user_id: "user-1".into(),
+//!     grant_id: GrantId::new("grant-1")?,
+//!     peer_id: PeerId::new("peer-1")?,
+//!     subject_user_id: UserId::new("user-1")?,
 //!     scope: json!({
 //!         "resources": ["tasks"],
 //!         "filters": {"tasks": {"include_teams": ["team-2"]}},
@@ -42,6 +47,7 @@
 //! })).unwrap();
 //! assert_eq!(filter.team_ids, vec!["team-2".to_string()]);
 //! assert_eq!(filter.limit, 50); // capped at the grant's max_rows_per_query
+//! # Ok::<(), mosaic_types::IdError>(())
 //! ```
 //!
 //! The crate is pure: no I/O, no database, no HTTP. Native access is supplied by
@@ -52,8 +58,8 @@ mod scope;
 
 pub use evaluate::{
     DenyCode, DenyStage, Evaluation, EvaluationInput, FederationContext, NativeAccess,
-    NativeDenied, NativeRbac, NativeRbacRequest, Pending, QueryFilter, ScopeDeny, evaluate,
-    prepare,
+    NativeDenied, NativeRbac, NativeRbacRequest, Pending, QueryFilter, ScopeDeny, check_scope,
+    evaluate, prepare,
 };
 pub use scope::{
     FederationScope, MAX_ROWS_PER_QUERY_LIMIT, RateLimit, ResourceFilter, ScopeError, parse_scope,

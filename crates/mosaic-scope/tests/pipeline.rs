@@ -3,9 +3,9 @@
 
 use mosaic_scope::{
     DenyCode, DenyStage, EvaluationInput, FederationContext, NativeAccess, NativeDenied,
-    NativeRbac, NativeRbacRequest, evaluate,
+    NativeRbac, NativeRbacRequest, ScopeDeny, check_scope, evaluate,
 };
-use mosaic_types::FederationResource;
+use mosaic_types::{ErrorCode, FederationResource};
 use serde_json::{Value, json};
 use std::sync::Mutex;
 
@@ -42,9 +42,9 @@ impl NativeRbac for Recorder {
 
 fn ctx(scope: Value) -> FederationContext {
     FederationContext {
-        grant_id: "grant-1".into(),
-        peer_id: "peer-1".into(),
-        subject_user_id: "user-1".into(),
+        grant_id: "grant-1".parse().unwrap(),
+        peer_id: "peer-1".parse().unwrap(),
+        subject_user_id: "user-1".parse().unwrap(),
         scope,
     }
 }
@@ -77,7 +77,7 @@ async fn allows_with_teams_intersected_and_limit_capped() {
     });
     let f = run(scope, "tasks", Some(500), &native).await.unwrap();
     assert_eq!(f.resource, FederationResource::Tasks);
-    assert_eq!(f.subject_user_id, "user-1");
+    assert_eq!(f.subject_user_id.as_str(), "user-1");
     assert!(f.include_personal);
     assert_eq!(f.team_ids, vec!["team-1"]);
     assert_eq!((f.limit, f.max_rows_per_query), (50, 50));
@@ -85,9 +85,9 @@ async fn allows_with_teams_intersected_and_limit_capped() {
     assert_eq!(
         calls[0],
         NativeRbacRequest {
-            grant_id: "grant-1".into(),
-            peer_id: "peer-1".into(),
-            subject_user_id: "user-1".into(),
+            grant_id: Some("grant-1".parse().unwrap()),
+            peer_id: Some("peer-1".parse().unwrap()),
+            subject_user_id: "user-1".parse().unwrap(),
             resource: FederationResource::Tasks,
         }
     );
@@ -153,7 +153,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
         limit: Option<i64>,
         code: DenyCode,
         stage: DenyStage,
-        status: u16,
+        error_code: ErrorCode,
         message: &'static str,
         details: Option<Value>,
     }
@@ -164,7 +164,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::InvalidScope,
             stage: DenyStage::ScopeParse,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Federation grant scope is invalid",
             details: Some(json!({"reason": "scope.resources must name at least one resource"})),
         },
@@ -174,7 +174,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::InvalidScope,
             stage: DenyStage::ScopeParse,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Federation grant scope could not be parsed",
             details: None,
         },
@@ -184,7 +184,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::InvalidResource,
             stage: DenyStage::ResourceAllowlist,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is not supported",
             details: Some(
                 json!({"supportedResources": ["tasks", "notes", "memory", "credentials", "api_keys"]}),
@@ -196,7 +196,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::ResourceExcluded,
             stage: DenyStage::ResourceExclusion,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is explicitly excluded by grant scope",
             details: None,
         },
@@ -206,7 +206,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::ResourceExcluded,
             stage: DenyStage::ResourceExclusion,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is explicitly excluded by grant scope",
             details: None,
         },
@@ -216,7 +216,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: None,
             code: DenyCode::ResourceNotGranted,
             stage: DenyStage::ResourceAllowlist,
-            status: 403,
+            error_code: ErrorCode::ScopeViolation,
             message: "Requested federation resource is not granted by scope",
             details: Some(json!({"grantedResources": ["tasks"]})),
         },
@@ -226,7 +226,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: Some(0),
             code: DenyCode::InvalidLimit,
             stage: DenyStage::RowCap,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Requested row limit must be a positive integer",
             details: Some(json!({"requestedLimit": 0})),
         },
@@ -236,7 +236,7 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             limit: Some(-3),
             code: DenyCode::InvalidLimit,
             stage: DenyStage::RowCap,
-            status: 400,
+            error_code: ErrorCode::InvalidRequest,
             message: "Requested row limit must be a positive integer",
             details: Some(json!({"requestedLimit": -3})),
         },
@@ -248,9 +248,13 @@ async fn pre_native_stages_deny_without_asking_native_access() {
             .unwrap_err();
         assert_eq!(deny.code, case.code, "{}", case.scope);
         assert_eq!(deny.stage, case.stage);
-        assert_eq!(deny.status_code, case.status);
+        assert_eq!(deny.error_code(), case.error_code);
         assert_eq!(deny.message, case.message);
-        assert_eq!(deny.resource, case.resource);
+        assert_eq!(deny.resource.as_deref(), Some(case.resource));
+        // The wire object keeps the seed's `statusCode` member.
+        let wire = serde_json::to_value(&*deny).unwrap();
+        assert_eq!(wire["statusCode"], case.error_code.http_status());
+        assert_eq!(wire["resource"], case.resource);
         assert_eq!(
             (deny.grant_id.as_str(), deny.subject_user_id.as_str()),
             ("grant-1", "user-1")
@@ -321,6 +325,41 @@ async fn native_denial_is_passed_through_exactly() {
         "Subject user is not allowed to read this resource"
     );
     assert!(deny.details.is_none());
+}
+
+#[tokio::test]
+async fn the_scope_check_alone_denies_as_stage_one_without_a_resource() {
+    let broken = json!({"resources": [], "max_rows_per_query": 100});
+    let alone = check_scope(&ctx(broken.clone())).unwrap_err();
+    let native = Recorder::allow(true, &[]);
+    let staged = run(broken, "tasks", None, &native).await.unwrap_err();
+    assert_eq!(alone.error_code(), ErrorCode::InvalidRequest);
+    assert_eq!(alone.resource, None);
+    assert_eq!(
+        ScopeDeny {
+            resource: Some("tasks".into()),
+            ..*alone.clone()
+        },
+        *staged
+    );
+    assert_eq!(
+        serde_json::to_value(&*alone).unwrap(),
+        json!({
+            "code": "invalid_scope",
+            "stage": "scope_parse",
+            "statusCode": 400,
+            "message": "Federation grant scope is invalid",
+            "grantId": "grant-1",
+            "peerId": "peer-1",
+            "subjectUserId": "user-1",
+            "details": {"reason": "scope.resources must name at least one resource"}
+        })
+    );
+    let scope = check_scope(&ctx(
+        json!({"resources": ["notes"], "max_rows_per_query": 7}),
+    ))
+    .unwrap();
+    assert_eq!(scope.max_rows_per_query, 7);
 }
 
 mod narrowing {

@@ -2,7 +2,8 @@
 //!
 //! This crate owns the JSON contract of the federation API and nothing else: typed
 //! identifiers, the federation resources and verbs, the list/get/capabilities
-//! response bodies, the `_source` tag and the error envelope. It does no I/O and
+//! response bodies, the rows they carry, the `_source` tag and the error
+//! envelope. It does no I/O and
 //! knows nothing of HTTP frameworks, databases or TLS, so both the gateway and any
 //! client (ours or another project's) can depend on it cheaply.
 //!
@@ -30,6 +31,7 @@ mod ids;
 mod instance;
 mod lifecycle;
 pub mod nodes;
+pub mod rows;
 mod source;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
@@ -44,4 +46,5 @@ pub use ids::{
 };
 pub use instance::{EnrollmentRequest, EnrollmentResponse, PublicInstanceIdentity};
 pub use lifecycle::{GrantStatus, GrantUsability, PeerState, UnknownState};
+pub use rows::{FederatedInsight, FederatedNote, FederatedPreference, FederatedRow, FederatedTask};
 pub use source::{SOURCE_KEY, SOURCE_LOCAL, SourceTag, Sourced, tag_object, tag_with_source};

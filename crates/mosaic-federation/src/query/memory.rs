@@ -40,7 +40,9 @@ pub(crate) async fn list(
             .limit(fetch)
             .all(db)
             .await?;
-        out.extend(found.into_iter().map(|m| rows::insight(m, false)));
+        for m in found {
+            out.push(rows::insight(m, false)?);
+        }
     }
 
     let remaining = fetch.saturating_sub(out.len() as u64);
@@ -61,7 +63,9 @@ pub(crate) async fn list(
         .limit(remaining)
         .all(db)
         .await?;
-    out.extend(found.into_iter().map(|m| rows::preference(m, false)));
+    for m in found {
+        out.push(rows::preference(m, false)?);
+    }
     Ok(out)
 }
 
@@ -84,16 +88,15 @@ pub(crate) async fn get(
         ));
     }
     let subject = filter.subject_user_id.as_str();
-    let found = insight
-        .filter(|m| m.user_id == subject)
-        .map(|m| rows::insight(m, false))
-        .or_else(|| {
-            preference
-                .filter(|m| m.user_id == subject)
-                .map(|m| rows::preference(m, false))
-        });
+    let found = match insight.filter(|m| m.user_id == subject) {
+        Some(m) => Some(rows::insight(m, false)?),
+        None => preference
+            .filter(|m| m.user_id == subject)
+            .map(|m| rows::preference(m, false))
+            .transpose()?,
+    };
     Ok(match found {
-        Some(row) => GetOutcome::Found(row.item),
+        Some(row) => GetOutcome::Found(Box::new(row.item)),
         None => GetOutcome::Denied("Memory row belongs to another subject user".to_owned()),
     })
 }

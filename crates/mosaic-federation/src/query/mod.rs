@@ -12,11 +12,11 @@ use crate::cursor::{Cursor, InvalidCursor, MemorySource};
 use chrono::{DateTime, Utc};
 use mosaic_scope::{NativeAccess, NativeDenied, NativeRbac, NativeRbacRequest, QueryFilter};
 use mosaic_store::sea_orm::{DatabaseConnection, DbErr};
-use mosaic_types::FederationResource;
-use serde_json::{Map, Value, json};
+use mosaic_types::{FederatedRow, FederationResource, IdError};
+use serde_json::json;
 
 /// A row as it goes on the wire (without `_source`).
-pub type Item = Map<String, Value>;
+pub type Item = FederatedRow;
 
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,9 @@ pub enum QueryError {
     /// The peer's cursor could not be decoded.
     #[error(transparent)]
     InvalidCursor(#[from] InvalidCursor),
+    /// A stored row holds an id that is not a valid id.
+    #[error("a stored row's id is invalid: {0}")]
+    InvalidStoredId(#[from] IdError),
     /// Storage failed.
     #[error("federation query failed: {0}")]
     Db(#[from] DbErr),
@@ -43,8 +46,9 @@ pub struct ListPage {
 /// What a `get` found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GetOutcome {
-    /// The row, visible under the filter.
-    Found(Item),
+    /// The row, visible under the filter (boxed: a row is large beside the
+    /// other outcomes).
+    Found(Box<Item>),
     /// No such row (or, for notes, no note text).
     NotFound,
     /// The row exists but the filter does not cover it.
@@ -60,13 +64,13 @@ pub enum Verb {
     Get,
 }
 
-/// A fetched row with the keys pagination needs beside its JSON.
+/// A fetched row with the keys pagination needs beside it.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub item: Item,
     pub created_at: DateTime<Utc>,
     pub id: String,
-    /// For memory rows: the table they came from (kept out of the JSON).
+    /// For memory rows: the table they came from (kept off the wire).
     pub source: Option<MemorySource>,
 }
 
@@ -143,7 +147,7 @@ impl NativeRbac for FederationQueries<'_> {
                 team_ids: Vec::new(),
             }),
             FederationResource::Tasks | FederationResource::Notes => {
-                match access::subject_team_ids(self.db, &request.subject_user_id).await {
+                match access::subject_team_ids(self.db, request.subject_user_id.as_str()).await {
                     Ok(team_ids) => Ok(NativeAccess {
                         include_personal: true,
                         team_ids,

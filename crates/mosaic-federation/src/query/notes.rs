@@ -2,12 +2,12 @@
 //! missions. Team scope narrows the missions; it never exposes another user's
 //! notes.
 
-use super::{GetOutcome, Row, access, rows, sort_rows};
+use super::{GetOutcome, QueryError, Row, access, rows, sort_rows};
 use crate::cursor::Cursor;
 use mosaic_scope::QueryFilter;
 use mosaic_store::entity::mission_tasks;
 use mosaic_store::sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter as _, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter as _, QueryOrder, QuerySelect,
 };
 
 pub(crate) async fn list(
@@ -15,7 +15,7 @@ pub(crate) async fn list(
     filter: &QueryFilter,
     fetch: u64,
     cursor: Option<&Cursor>,
-) -> Result<Vec<Row>, DbErr> {
+) -> Result<Vec<Row>, QueryError> {
     let projects = access::project_ids(db, filter).await?;
     let missions = access::mission_ids(db, &projects).await?;
     if missions.is_empty() {
@@ -40,7 +40,10 @@ pub(crate) async fn list(
         .limit(fetch)
         .all(db)
         .await?;
-    let mut rows: Vec<Row> = found.into_iter().map(|m| rows::note(m, false)).collect();
+    let mut rows = found
+        .into_iter()
+        .map(|m| rows::note(m, false))
+        .collect::<Result<Vec<Row>, _>>()?;
     sort_rows(&mut rows);
     Ok(rows)
 }
@@ -49,7 +52,7 @@ pub(crate) async fn get(
     db: &DatabaseConnection,
     filter: &QueryFilter,
     id: &str,
-) -> Result<GetOutcome, DbErr> {
+) -> Result<GetOutcome, QueryError> {
     let Some(note) = mission_tasks::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
@@ -61,10 +64,10 @@ pub(crate) async fn get(
     }
     let projects = access::project_ids(db, filter).await?;
     let missions = access::mission_ids(db, &projects).await?;
-    if note.user_id != filter.subject_user_id || !missions.contains(&note.mission_id) {
+    if note.user_id != filter.subject_user_id.as_str() || !missions.contains(&note.mission_id) {
         return Ok(GetOutcome::Denied(
             "Note is outside the federated scope".to_owned(),
         ));
     }
-    Ok(GetOutcome::Found(rows::note(note, false).item))
+    Ok(GetOutcome::Found(Box::new(rows::note(note, false)?.item)))
 }

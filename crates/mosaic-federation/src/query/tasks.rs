@@ -1,11 +1,11 @@
 //! `tasks`: rows in reachable projects, or in missions of reachable projects.
 
-use super::{GetOutcome, Row, access, rows, sort_rows};
+use super::{GetOutcome, QueryError, Row, access, rows, sort_rows};
 use crate::cursor::Cursor;
 use mosaic_scope::QueryFilter;
 use mosaic_store::entity::tasks;
 use mosaic_store::sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter as _, QueryOrder,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter as _, QueryOrder,
     QuerySelect,
 };
 
@@ -14,7 +14,7 @@ pub(crate) async fn list(
     filter: &QueryFilter,
     fetch: u64,
     cursor: Option<&Cursor>,
-) -> Result<Vec<Row>, DbErr> {
+) -> Result<Vec<Row>, QueryError> {
     let projects = access::project_ids(db, filter).await?;
     let missions = access::mission_ids(db, &projects).await?;
     if projects.is_empty() && missions.is_empty() {
@@ -37,7 +37,10 @@ pub(crate) async fn list(
         .limit(fetch)
         .all(db)
         .await?;
-    let mut rows: Vec<Row> = found.into_iter().map(rows::task).collect();
+    let mut rows = found
+        .into_iter()
+        .map(rows::task)
+        .collect::<Result<Vec<Row>, _>>()?;
     sort_rows(&mut rows);
     Ok(rows)
 }
@@ -46,7 +49,7 @@ pub(crate) async fn get(
     db: &DatabaseConnection,
     filter: &QueryFilter,
     id: &str,
-) -> Result<GetOutcome, DbErr> {
+) -> Result<GetOutcome, QueryError> {
     let Some(task) = tasks::Entity::find_by_id(id.to_owned()).one(db).await? else {
         return Ok(GetOutcome::NotFound);
     };
@@ -65,5 +68,5 @@ pub(crate) async fn get(
             "Task is outside the federated scope".to_owned(),
         ));
     }
-    Ok(GetOutcome::Found(rows::task(task).item))
+    Ok(GetOutcome::Found(Box::new(rows::task(task)?.item)))
 }
