@@ -51,6 +51,76 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let sweep_every = backlog::sweep_interval_from_env().map_err(anyhow::Error::msg)?;
+    let store = open_store(&settings).await?;
+    let pki = identity::bootstrap(&settings, &store).await?;
+    let limits = connection_limits(&settings);
+    print_first_admin_token(&store).await?;
+
+    // The federation listener comes up first, so once the HTTP ready line is
+    // printed every port answers.
+    let (federation_listener, federation_local) = bind(
+        settings.federation_addr,
+        "for federation ",
+        "MOSAIC_FEDERATION_ADDR or --federation-addr",
+    )
+    .await?;
+    let federation_tls =
+        federation::FederationTls::from_pki(&pki).context("federation TLS set-up")?;
+    println!("{FEDERATION_READY_PREFIX}{federation_local}");
+    tracing::info!(addr = %federation_local, "federation listener (mTLS) listening");
+
+    let (node_listener, node_local) = bind(
+        settings.node_addr,
+        "for agent nodes ",
+        "MOSAIC_NODE_ADDR or --node-addr",
+    )
+    .await?;
+    let node_hub = nodes::hub(&settings, &store, &pki, node_local).await;
+    println!("{NODE_READY_PREFIX}{node_local}");
+    tracing::info!(addr = %node_local, endpoint = %node_hub.endpoint, "agent-node listener (gRPC over TLS) listening");
+
+    let (listener, local) = bind(settings.http_addr, "", "MOSAIC_HTTP_ADDR or --http-addr").await?;
+    println!("{READY_PREFIX}{local}");
+    tracing::info!(addr = %local, "HTTP API listening");
+
+    // Every listener and the sweeper stop on shutdown.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sweeper = backlog::spawn_sweeper(store.clone(), sweep_every, stop_rx.clone());
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let state = AppState::new(store.clone())
+        .with_pki(pki.clone())
+        .with_nodes(node_hub.clone());
+    let node_task = tokio::spawn(nodes::grpc::serve(
+        node_listener,
+        node_hub,
+        pki.clone(),
+        limits,
+        stop_rx.clone(),
+    ));
+    let federation_task = tokio::spawn(federation::serve(
+        federation_listener,
+        federation_tls,
+        state.clone(),
+        limits,
+        stop_rx.clone(),
+    ));
+    let app = router(state, &limits);
+    let listener = listen::Listener::new(listener, &limits, "http");
+    tokio::join!(
+        listen::serve_http(listener, None, app, &limits, stop_rx),
+        shutdown
+    );
+    wait_for_background(federation_task, node_task, sweeper).await;
+    tracing::info!("shutting down");
+    store.close().await?;
+    Ok(())
+}
+
+/// Opens and migrates the store, and logs what it is.
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let opts = StoreOptions::embedded(&settings.data_dir).with_url(settings.database_url.clone());
     let store = Store::open(&opts).await?;
     store.migrate().await?;
@@ -61,10 +131,12 @@ pub async fn run(
         schema = status.current.as_deref().unwrap_or("none"),
         "storage ready"
     );
+    Ok(store)
+}
 
-    let pki = identity::bootstrap(&settings, &store).await?;
-
-    // Every listener full at once must still leave files for the store.
+/// The configured limits, with the connection caps lowered where every
+/// listener full at once would not leave files for the store.
+fn connection_limits(settings: &Settings) -> ListenerLimits {
     let open_files = listen::open_file_limit();
     let limits = listen::fit_open_files(settings.limits, open_files);
     if limits.max_connections < settings.limits.max_connections {
@@ -81,96 +153,44 @@ pub async fn run(
         max_connections_per_ip = limits.max_connections_per_ip,
         "connection caps per listener"
     );
+    limits
+}
 
+/// On first start, issues the admin token and prints it: the only time the
+/// secret exists outside the caller's hands.
+async fn print_first_admin_token(store: &Store) -> anyhow::Result<()> {
     if let Some(token) = Tokens::new(store.conn()).bootstrap_admin().await? {
-        // The only time this secret exists outside the caller's hands.
         println!("{ADMIN_TOKEN_PREFIX}{}", token.secret);
         println!("(shown once; rotate with `mosaic admin rotate-token`)");
     }
+    Ok(())
+}
 
-    // The federation listener comes up first, so once the HTTP ready line is
-    // printed both ports answer.
-    let federation_listener = TcpListener::bind(settings.federation_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} for federation (set MOSAIC_FEDERATION_ADDR or --federation-addr to a free address)",
-                settings.federation_addr
-            )
-        })?;
-    let federation_local = federation_listener
+/// Binds `addr`; a failure names the address and the setting that moves it.
+async fn bind(
+    addr: std::net::SocketAddr,
+    purpose: &str,
+    setting: &str,
+) -> anyhow::Result<(TcpListener, std::net::SocketAddr)> {
+    let listener = TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} {purpose}(set {setting} to a free address)")
+    })?;
+    let local = listener
         .local_addr()
-        .context("reading the bound federation address")?;
-    let federation_tls =
-        federation::FederationTls::from_pki(&pki).context("federation TLS set-up")?;
-    println!("{FEDERATION_READY_PREFIX}{federation_local}");
-    tracing::info!(addr = %federation_local, "federation listener (mTLS) listening");
+        .with_context(|| format!("reading the bound address {}", purpose.trim_end()))?;
+    Ok((listener, local))
+}
 
-    let node_listener = TcpListener::bind(settings.node_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} for agent nodes (set MOSAIC_NODE_ADDR or --node-addr to a free address)",
-                settings.node_addr
-            )
-        })?;
-    let node_local = node_listener
-        .local_addr()
-        .context("reading the bound agent-node address")?;
-    let node_hub = nodes::hub(&settings, &store, &pki, node_local).await;
-    println!("{NODE_READY_PREFIX}{node_local}");
-    tracing::info!(addr = %node_local, endpoint = %node_hub.endpoint, "agent-node listener (gRPC over TLS) listening");
-
-    let listener = TcpListener::bind(settings.http_addr)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} (set MOSAIC_HTTP_ADDR or --http-addr to a free address)",
-                settings.http_addr
-            )
-        })?;
-    let local = listener.local_addr().context("reading the bound address")?;
-    println!("{READY_PREFIX}{local}");
-    tracing::info!(addr = %local, "HTTP API listening");
-
-    // Every listener and the sweeper stop on shutdown.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stop_rx_http = stop_rx.clone();
-    let stop_rx_federation = stop_rx.clone();
-    let stop_rx_nodes = stop_rx.clone();
-    let sweeper = backlog::spawn_sweeper(store.clone(), sweep_every, stop_rx);
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-    };
-
-    let state = AppState::new(store.clone())
-        .with_pki(pki.clone())
-        .with_nodes(node_hub.clone());
-    let node_task = tokio::spawn(nodes::grpc::serve(
-        node_listener,
-        node_hub,
-        pki.clone(),
-        limits,
-        stop_rx_nodes,
-    ));
-    let federation_task = tokio::spawn(federation::serve(
-        federation_listener,
-        federation_tls,
-        state.clone(),
-        limits,
-        stop_rx_federation,
-    ));
-    let app = router(state, &limits);
-    let listener = listen::Listener::new(listener, &limits, "http");
-    tokio::join!(
-        listen::serve_http(listener, None, app, &limits, stop_rx_http),
-        shutdown
-    );
-    if let Err(e) = federation_task.await {
+/// Waits for the listeners and the sweeper to end, logging any that failed.
+async fn wait_for_background(
+    federation: tokio::task::JoinHandle<()>,
+    nodes: tokio::task::JoinHandle<anyhow::Result<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
+) {
+    if let Err(e) = federation.await {
         tracing::warn!(error = %e, "federation listener ended abnormally");
     }
-    match node_task.await {
+    match nodes.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "agent-node listener failed"),
         Err(e) => tracing::warn!(error = %e, "agent-node listener ended abnormally"),
@@ -178,9 +198,6 @@ pub async fn run(
     if let Err(e) = sweeper.await {
         tracing::warn!(error = %e, "backlog sweeper ended abnormally");
     }
-    tracing::info!("shutting down");
-    store.close().await?;
-    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -29,7 +29,7 @@
 //! # Ok(()) }
 //! ```
 
-use crate::ca::{CaError, CertificateAuthority};
+use crate::ca::{CaError, CertificateAuthority, IssuedCert};
 use crate::claims::MosaicClaims;
 use crate::csr::{CsrError, VerifiedCsr};
 use crate::profile::{CLIENT_LIFETIME, Validity};
@@ -42,8 +42,8 @@ use mosaic_store::entity::{
 };
 use mosaic_store::sea_orm::sea_query::Expr;
 use mosaic_store::sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use mosaic_store::truncate_to_millis;
 use mosaic_types::{
@@ -279,44 +279,8 @@ impl Enrollment<'_, DatabaseConnection> {
         let csr = VerifiedCsr::from_pem(&request.csr_pem)?;
 
         let txn = self.db.begin().await?;
-        let token = federation_enrollment_tokens::Entity::find()
-            .filter(federation_enrollment_tokens::Column::TokenHash.eq(hash_token(secret)))
-            .one(&txn)
-            .await?
-            .ok_or(EnrollError::UnknownToken)?;
-        if let Some(used_at) = token.used_at {
-            return Err(EnrollError::TokenUsed { used_at });
-        }
-        if token.expires_at <= now {
-            return Err(EnrollError::TokenExpired {
-                expired_at: token.expires_at,
-            });
-        }
-        // Spend it conditionally: of two concurrent enrollments with the same
-        // token, exactly one sees a row change.
-        let spent = federation_enrollment_tokens::Entity::update_many()
-            .col_expr(
-                federation_enrollment_tokens::Column::UsedAt,
-                Expr::value(now),
-            )
-            .filter(federation_enrollment_tokens::Column::Id.eq(token.id.clone()))
-            .filter(federation_enrollment_tokens::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await?;
-        if spent.rows_affected != 1 {
-            return Err(EnrollError::TokenUsed { used_at: now });
-        }
-
-        let grant = federation_grants::Entity::find_by_id(token.grant_id.clone())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| EnrollError::GrantNotFound(token.grant_id.clone()))?;
-        check_grant(&grant, now)?;
-        let peer = federation_peers::Entity::find_by_id(grant.peer_id.clone())
-            .one(&txn)
-            .await?
-            .ok_or_else(|| EnrollError::PeerNotFound(grant.peer_id.clone()))?;
-
+        let token = spend_token(&txn, secret, now).await?;
+        let (grant, peer) = grant_and_peer(&txn, &token.grant_id, now).await?;
         let grant_id: GrantId = id(grant.id.clone())?;
         let peer_id: PeerId = id(peer.id.clone())?;
         let subject_user_id: UserId = id(grant.subject_user_id.clone())?;
@@ -328,18 +292,7 @@ impl Enrollment<'_, DatabaseConnection> {
         let validity = Validity::starting(now, CLIENT_LIFETIME).capped_at(grant.expires_at);
         let cert = ca.sign_csr(&csr, &peer.common_name, &claims, validity)?;
         let not_after = truncate_to_millis(cert.validity.not_after);
-
-        let mut peer_row = peer.into_active_model();
-        peer_row.cert_pem = Set(cert.pem.clone());
-        peer_row.cert_serial = Set(cert.serial.to_string());
-        peer_row.cert_not_after = Set(not_after);
-        // A peer becomes active by enrolling; a suspended or revoked one stays so.
-        if peer_row.state.as_ref() == PeerState::Pending.as_str() {
-            peer_row.state = Set(PeerState::Active.as_str().to_owned());
-        }
-        peer_row.updated_at = Set(now);
-        peer_row.update(&txn).await?;
-
+        record_certificate(&txn, peer, &cert, not_after, now).await?;
         audit_log::ActiveModel {
             id: Set(uuid::Uuid::new_v4().to_string()),
             occurred_at: Set(now),
@@ -368,6 +321,81 @@ impl Enrollment<'_, DatabaseConnection> {
             not_after,
         })
     }
+}
+
+/// Finds the token by its secret and spends it, in `txn`. Spending is
+/// conditional: of two concurrent enrollments with the same token, exactly one
+/// sees a row change.
+async fn spend_token(
+    txn: &DatabaseTransaction,
+    secret: &str,
+    now: DateTime<Utc>,
+) -> Result<federation_enrollment_tokens::Model, EnrollError> {
+    let token = federation_enrollment_tokens::Entity::find()
+        .filter(federation_enrollment_tokens::Column::TokenHash.eq(hash_token(secret)))
+        .one(txn)
+        .await?
+        .ok_or(EnrollError::UnknownToken)?;
+    if let Some(used_at) = token.used_at {
+        return Err(EnrollError::TokenUsed { used_at });
+    }
+    if token.expires_at <= now {
+        return Err(EnrollError::TokenExpired {
+            expired_at: token.expires_at,
+        });
+    }
+    let spent = federation_enrollment_tokens::Entity::update_many()
+        .col_expr(
+            federation_enrollment_tokens::Column::UsedAt,
+            Expr::value(now),
+        )
+        .filter(federation_enrollment_tokens::Column::Id.eq(token.id.clone()))
+        .filter(federation_enrollment_tokens::Column::UsedAt.is_null())
+        .exec(txn)
+        .await?;
+    if spent.rows_affected != 1 {
+        return Err(EnrollError::TokenUsed { used_at: now });
+    }
+    Ok(token)
+}
+
+/// The token's grant, which must be usable, and its peer.
+async fn grant_and_peer(
+    txn: &DatabaseTransaction,
+    grant_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(federation_grants::Model, federation_peers::Model), EnrollError> {
+    let grant = federation_grants::Entity::find_by_id(grant_id.to_owned())
+        .one(txn)
+        .await?
+        .ok_or_else(|| EnrollError::GrantNotFound(grant_id.to_owned()))?;
+    check_grant(&grant, now)?;
+    let peer = federation_peers::Entity::find_by_id(grant.peer_id.clone())
+        .one(txn)
+        .await?
+        .ok_or_else(|| EnrollError::PeerNotFound(grant.peer_id.clone()))?;
+    Ok((grant, peer))
+}
+
+/// Stores the peer's new certificate. A peer becomes active by enrolling; a
+/// suspended or revoked one stays so.
+async fn record_certificate(
+    txn: &DatabaseTransaction,
+    peer: federation_peers::Model,
+    cert: &IssuedCert,
+    not_after: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), EnrollError> {
+    let mut peer_row = peer.into_active_model();
+    peer_row.cert_pem = Set(cert.pem.clone());
+    peer_row.cert_serial = Set(cert.serial.to_string());
+    peer_row.cert_not_after = Set(not_after);
+    if peer_row.state.as_ref() == PeerState::Pending.as_str() {
+        peer_row.state = Set(PeerState::Active.as_str().to_owned());
+    }
+    peer_row.updated_at = Set(now);
+    peer_row.update(txn).await?;
+    Ok(())
 }
 
 /// Only a usable grant is enrolled for; a stored status Mosaic does not know

@@ -111,24 +111,68 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     if !util::have("tmux", "-V") {
         bail!("tmux is not installed (Debian: apt-get install tmux)");
     }
+    let scratch = prepare(&opts)?;
+    let roster = start_fleet(&scratch, &opts)?;
+
+    // What ps runs, built by the same functions ps uses.
+    let parsed = Roster::from_yaml(&roster, "bench roster")?;
+    let calls = mosaic_fleet::ps::commands(&parsed, scratch.systemd);
+
+    let time = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<Duration> {
+        f()?; // warm-up
+        let mut samples = Vec::with_capacity(opts.iterations);
+        for _ in 0..opts.iterations {
+            let start = Instant::now();
+            f()?;
+            samples.push(start.elapsed());
+        }
+        Ok(median(samples))
+    };
+    let figures = Figures {
+        ps: time(&mut || scratch.mosaic(&["fleet", "ps", "--json"]).map(|_| ()))?,
+        bare: time(&mut || {
+            for argv in &calls {
+                scratch.cmd(Path::new(&argv[0])).args(&argv[1..]).output()?;
+            }
+            Ok(())
+        })?,
+        // ps starts its calls together; the same calls started together, with
+        // nothing else around them, are the ceiling for that strategy.
+        bare_parallel: time(&mut || run_together(&scratch, &calls))?,
+        calls: calls.len(),
+    };
+    report(&opts, &scratch, &figures);
+    scratch.mosaic(&["fleet", "stop"])?;
+    Ok(())
+}
+
+/// Builds `mosaic` and makes the scratch home it runs in.
+fn prepare(opts: &Options) -> anyhow::Result<Scratch> {
     let mut build = util::cargo();
     build.args(["build", "-p", "mosaic-cli", "--bin", "mosaic"]);
     if !opts.debug {
         build.arg("--release");
     }
     util::step("build mosaic", &mut build)?;
-    let profile = if opts.debug { "debug" } else { "release" };
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| util::root().join("target"), PathBuf::from);
     let systemd = util::have("systemctl", "--version") && Path::new("/run/systemd/system").is_dir();
     let dir = std::env::temp_dir().join(format!("mosaic-bench-fleet-ps-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let scratch = Scratch {
+    Ok(Scratch {
         dir,
-        mosaic: target.join(profile).join("mosaic"),
+        mosaic: target.join(profile(opts)).join("mosaic"),
         systemd,
-    };
+    })
+}
 
+fn profile(opts: &Options) -> &'static str {
+    if opts.debug { "debug" } else { "release" }
+}
+
+/// Writes a roster of stub agents, installs and starts it, and checks that
+/// `ps` sees every agent. Answers the roster.
+fn start_fleet(scratch: &Scratch, opts: &Options) -> anyhow::Result<String> {
     let mut roster = String::from(
         "version: 1\ntransport: tmux\ntmux:\n  socket_name: mosaic-bench\ndefaults:\n  working_directory: \"~\"\nagents:\n",
     );
@@ -143,11 +187,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     scratch.mosaic(&["fleet", "install"])?;
     scratch.mosaic(&["fleet", "start"])?;
     scratch.mosaic(&["fleet", "verify"])?;
-
-    // What ps runs, built by the same functions ps uses.
-    let parsed = Roster::from_yaml(&roster, "bench roster")?;
-    let calls = mosaic_fleet::ps::commands(&parsed, systemd);
-
     let rows: serde_json_rows::Rows = scratch.mosaic(&["fleet", "ps", "--json"])?.parse()?;
     anyhow::ensure!(
         rows.0 == opts.agents,
@@ -155,77 +194,69 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         rows.0,
         opts.agents
     );
+    Ok(roster)
+}
 
-    let time = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<Duration> {
-        f()?; // warm-up
-        let mut samples = Vec::with_capacity(opts.iterations);
-        for _ in 0..opts.iterations {
-            let start = Instant::now();
-            f()?;
-            samples.push(start.elapsed());
+/// Runs `calls` sixteen at a time, each batch started together.
+fn run_together(scratch: &Scratch, calls: &[Vec<String>]) -> anyhow::Result<()> {
+    for batch in calls.chunks(16) {
+        let children: Vec<_> = batch
+            .iter()
+            .map(|argv| {
+                scratch
+                    .cmd(Path::new(&argv[0]))
+                    .args(&argv[1..])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+            })
+            .collect::<Result<_, _>>()?;
+        for child in children {
+            child.wait_with_output()?;
         }
-        Ok(median(samples))
-    };
-    let ps = time(&mut || scratch.mosaic(&["fleet", "ps", "--json"]).map(|_| ()))?;
-    let bare = time(&mut || {
-        for argv in &calls {
-            scratch.cmd(Path::new(&argv[0])).args(&argv[1..]).output()?;
-        }
-        Ok(())
-    })?;
-    // ps starts its calls together; the same calls started together, with
-    // nothing else around them, are the ceiling for that strategy.
-    let bare_parallel = time(&mut || {
-        for batch in calls.chunks(16) {
-            let children: Vec<_> = batch
-                .iter()
-                .map(|argv| {
-                    scratch
-                        .cmd(Path::new(&argv[0]))
-                        .args(&argv[1..])
-                        .stdout(std::process::Stdio::piped())
-                        .stderr(std::process::Stdio::piped())
-                        .spawn()
-                })
-                .collect::<Result<_, _>>()?;
-            for child in children {
-                child.wait_with_output()?;
-            }
-        }
-        Ok(())
-    })?;
+    }
+    Ok(())
+}
+
+/// The medians of one run.
+struct Figures {
+    ps: Duration,
+    bare: Duration,
+    bare_parallel: Duration,
+    calls: usize,
+}
+
+fn report(opts: &Options, scratch: &Scratch, f: &Figures) {
     println!(
         "fleet-ps: {} live agents, {} build of mosaic, systemd {}, median of {} runs",
         opts.agents,
-        profile,
-        if systemd {
+        profile(opts),
+        if scratch.systemd {
             "present"
         } else {
             "absent (no systemctl show calls)"
         },
         opts.iterations
     );
-    println!("  mosaic fleet ps --json            {:>10}", ms(ps));
+    println!("  mosaic fleet ps --json            {:>10}", ms(f.ps));
     println!(
         "  bare calls ({:>2}, one after another) {:>10}",
-        calls.len(),
-        ms(bare)
+        f.calls,
+        ms(f.bare)
     );
     println!(
         "  ratio ps / bare calls             {:>10.2}",
-        ps.as_secs_f64() / bare.as_secs_f64()
+        f.ps.as_secs_f64() / f.bare.as_secs_f64()
     );
     println!(
         "  bare calls ({:>2}, started together) {:>10}",
-        calls.len(),
-        ms(bare_parallel)
+        f.calls,
+        ms(f.bare_parallel)
     );
     println!(
         "  ratio ps / bare calls together    {:>10.2}",
-        ps.as_secs_f64() / bare_parallel.as_secs_f64()
+        f.ps.as_secs_f64() / f.bare_parallel.as_secs_f64()
     );
-    scratch.mosaic(&["fleet", "stop"])?;
-    Ok(())
 }
 
 /// Counting rows without a JSON dependency in xtask: `ps --json` prints one

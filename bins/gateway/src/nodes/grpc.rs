@@ -8,8 +8,8 @@
 use super::{HEARTBEAT_SECS, NodeHub};
 use mosaic_agent_proto::v1::{
     GatewayMessage, HealthAck, Heartbeat, NodeMessage, RegistrationRequest, RegistrationResponse,
-    agent_node_server::AgentNode, node_message::Kind, task_progress::Stream as OutStream,
-    task_result::Status as ResultStatus,
+    StreamHello, agent_node_server::AgentNode, node_message::Kind,
+    task_progress::Stream as OutStream, task_result::Status as ResultStatus,
 };
 use mosaic_nodes::registry::{AuthenticatedNode, Registration, Registry, RegistryError, TaskEnd};
 use mosaic_types::nodes::{CapabilitiesView, HealthView};
@@ -145,96 +145,18 @@ impl AgentNode for NodeService {
     ) -> Result<Response<Self::TaskStreamStream>, Status> {
         let node = self.authenticate(&request).await?;
         let mut inbound = request.into_inner();
-        let hello = match inbound.next().await {
-            Some(Ok(NodeMessage {
-                kind: Some(Kind::Hello(h)),
-            })) => h,
-            Some(Err(e)) => return Err(e),
-            _ => {
-                return Err(Status::invalid_argument(
-                    "the first message on a task stream must be `hello`",
-                ));
-            }
-        };
-        if hello.node_id != node.id {
-            return Err(Status::permission_denied(format!(
-                "this credential belongs to node `{}`, not `{}`",
-                node.id, hello.node_id
-            )));
-        }
+        let hello = read_hello(&mut inbound, &node).await?;
         let (tx, rx) = mpsc::channel::<GatewayMessage>(256);
         let stream_id = self.hub.attach_stream(&node.id, tx);
-        let registry = self.registry();
-        registry
-            .mark_online(&node.id, &self.hub.instance)
-            .await
-            .map_err(registry_status)?;
-        let connected_at = registry
-            .connected_at(&node.id)
-            .await
-            .map_err(registry_status)?;
-        match registry
-            .lose_tasks_except(&node.id, &hello.running_task_ids)
-            .await
-        {
-            Ok(lost) if !lost.is_empty() => {
-                tracing::warn!(node = %node.id, ?lost, "tasks lost across a node restart");
-                for task in lost {
-                    self.hub.publish_end_from_store(&task).await;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(node = %node.id, error = %e, "cannot reconcile running tasks"),
-        }
+        let connected_at = self.go_online(&node, &hello).await?;
         tracing::info!(node = %node.id, name = %node.name, "node connected");
-
-        let hub = self.hub.clone();
-        let node_id = node.id.clone();
-        tokio::spawn(async move {
-            let mut last_touch = std::time::Instant::now();
-            while let Some(message) = inbound.next().await {
-                let message = match message {
-                    Ok(m) => m,
-                    Err(e) => {
-                        tracing::info!(node = %node_id, error = %e, "node stream ended with an error");
-                        break;
-                    }
-                };
-                if last_touch.elapsed() > std::time::Duration::from_secs(5) {
-                    let _ = Registry::new(hub.store().conn()).touch(&node_id).await;
-                    last_touch = std::time::Instant::now();
-                }
-                match message.kind {
-                    Some(Kind::Progress(p)) => {
-                        if !hub.task_belongs(&p.task_id, &node_id).await {
-                            continue;
-                        }
-                        let stream = match p.stream() {
-                            OutStream::Stderr => "stderr",
-                            _ => "stdout",
-                        };
-                        let data = String::from_utf8_lossy(&p.data).into_owned();
-                        hub.record_output(&p.task_id, stream, data).await;
-                    }
-                    Some(Kind::Result(r)) => {
-                        if !hub.task_belongs(&r.task_id, &node_id).await {
-                            continue;
-                        }
-                        hub.record_end(&r.task_id, &end_from(&r)).await;
-                    }
-                    Some(Kind::Hello(_)) | None => {}
-                }
-            }
-            if hub.detach_stream(&node_id, stream_id) {
-                if let Err(e) = Registry::new(hub.store().conn())
-                    .mark_offline(&node_id, connected_at)
-                    .await
-                {
-                    tracing::warn!(node = %node_id, error = %e, "cannot mark node offline");
-                }
-                tracing::info!(node = %node_id, "node disconnected");
-            }
-        });
+        tokio::spawn(follow_node(
+            self.hub.clone(),
+            node.id.clone(),
+            stream_id,
+            connected_at,
+            inbound,
+        ));
         let outbound = ReceiverStream::new(rx).map(Ok);
         Ok(Response::new(Box::pin(outbound)))
     }
@@ -282,6 +204,124 @@ impl AgentNode for NodeService {
 
 /// Streams per connection: a node opens three (registration, tasks, health).
 const MAX_STREAMS_PER_CONNECTION: u32 = 16;
+
+/// The first message of a task stream: the node's `hello`, naming the node
+/// the credential belongs to.
+async fn read_hello(
+    inbound: &mut Streaming<NodeMessage>,
+    node: &AuthenticatedNode,
+) -> Result<StreamHello, Status> {
+    let hello = match inbound.next().await {
+        Some(Ok(NodeMessage {
+            kind: Some(Kind::Hello(h)),
+        })) => h,
+        Some(Err(e)) => return Err(e),
+        _ => {
+            return Err(Status::invalid_argument(
+                "the first message on a task stream must be `hello`",
+            ));
+        }
+    };
+    if hello.node_id != node.id {
+        return Err(Status::permission_denied(format!(
+            "this credential belongs to node `{}`, not `{}`",
+            node.id, hello.node_id
+        )));
+    }
+    Ok(hello)
+}
+
+impl NodeService {
+    /// Marks the node online here and settles the tasks it no longer runs;
+    /// answers when this connection began.
+    async fn go_online(
+        &self,
+        node: &AuthenticatedNode,
+        hello: &StreamHello,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, Status> {
+        let registry = self.registry();
+        registry
+            .mark_online(&node.id, &self.hub.instance)
+            .await
+            .map_err(registry_status)?;
+        let connected_at = registry
+            .connected_at(&node.id)
+            .await
+            .map_err(registry_status)?;
+        match registry
+            .lose_tasks_except(&node.id, &hello.running_task_ids)
+            .await
+        {
+            Ok(lost) if !lost.is_empty() => {
+                tracing::warn!(node = %node.id, ?lost, "tasks lost across a node restart");
+                for task in lost {
+                    self.hub.publish_end_from_store(&task).await;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(node = %node.id, error = %e, "cannot reconcile running tasks"),
+        }
+        Ok(connected_at)
+    }
+}
+
+/// Reads what a node sends on its task stream until the stream ends, then
+/// marks it offline unless a newer stream has replaced this one.
+async fn follow_node(
+    hub: Arc<NodeHub>,
+    node_id: String,
+    stream_id: u64,
+    connected_at: Option<chrono::DateTime<chrono::Utc>>,
+    mut inbound: Streaming<NodeMessage>,
+) {
+    let mut last_touch = std::time::Instant::now();
+    while let Some(message) = inbound.next().await {
+        let message = match message {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::info!(node = %node_id, error = %e, "node stream ended with an error");
+                break;
+            }
+        };
+        if last_touch.elapsed() > std::time::Duration::from_secs(5) {
+            let _ = Registry::new(hub.store().conn()).touch(&node_id).await;
+            last_touch = std::time::Instant::now();
+        }
+        record_message(&hub, &node_id, message.kind).await;
+    }
+    if hub.detach_stream(&node_id, stream_id) {
+        if let Err(e) = Registry::new(hub.store().conn())
+            .mark_offline(&node_id, connected_at)
+            .await
+        {
+            tracing::warn!(node = %node_id, error = %e, "cannot mark node offline");
+        }
+        tracing::info!(node = %node_id, "node disconnected");
+    }
+}
+
+/// Stores task output or a result the node sent, if the task is the node's.
+async fn record_message(hub: &NodeHub, node_id: &str, kind: Option<Kind>) {
+    match kind {
+        Some(Kind::Progress(p)) => {
+            if !hub.task_belongs(&p.task_id, node_id).await {
+                return;
+            }
+            let stream = match p.stream() {
+                OutStream::Stderr => "stderr",
+                _ => "stdout",
+            };
+            let data = String::from_utf8_lossy(&p.data).into_owned();
+            hub.record_output(&p.task_id, stream, data).await;
+        }
+        Some(Kind::Result(r)) => {
+            if hub.task_belongs(&r.task_id, node_id).await {
+                hub.record_end(&r.task_id, &end_from(&r)).await;
+            }
+        }
+        Some(Kind::Hello(_)) | None => {}
+    }
+}
 
 /// Serves the node service with TLS (the gateway's server certificate) on
 /// `listener` until `stop` turns true. TLS is taken in the gateway's own
