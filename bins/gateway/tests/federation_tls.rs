@@ -174,6 +174,92 @@ fn client(gw: &Gateway, ca_pem: &str, cert: &TestCert) -> PeerClient {
     .unwrap()
 }
 
+/// A raw HTTPS client presenting `cert`, for requests `PeerClient` would
+/// never send.
+fn raw_client(ca_pem: &str, cert: &TestCert) -> reqwest::Client {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain = CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .unwrap()
+}
+
+/// Every route of the federation listener, from its own route table, given a
+/// malformed body, a bad path parameter, an unknown path and a wrong method
+/// by a granted peer: each answers the envelope with its code's status.
+async fn walk_federation_routes(gw: &Gateway, ca_pem: &str, cert: &TestCert) {
+    let http = raw_client(ca_pem, cert);
+    let send = |method: reqwest::Method, path: String, body: Option<&'static str>| {
+        let mut req = http.request(method, format!("{}{path}", gw.federation_url));
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            let env: mosaic_types::ErrorEnvelope = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{path}: {status} outside the envelope ({e}): {text}"));
+            assert_eq!(env.error.code.http_status(), status, "{path}: {text}");
+            (status, env)
+        }
+    };
+    let fill = |path: &str, value: &str| {
+        path.split('/')
+            .map(|seg| if seg.starts_with('{') { value } else { seg })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    for route in mosaic_gateway::federation::route_table() {
+        let what = format!("{} {}", route.method, route.path);
+        if route.input == mosaic_gateway::Input::Json {
+            let (status, env) = send(
+                route.method.clone(),
+                fill(route.path, "tasks"),
+                Some("{\"limit\":"),
+            )
+            .await;
+            assert_eq!(status, 400, "{what} with a malformed body");
+            assert_eq!(env.error.code.as_str(), "invalid_request", "{what}");
+        }
+        if route.path.contains('{') {
+            let (status, _) = send(route.method.clone(), fill(route.path, "%FF%FE"), None).await;
+            assert_eq!(status, 400, "{what} with a bad path parameter");
+        }
+    }
+    let (status, _) = send(
+        reqwest::Method::GET,
+        "/api/federation/v1/nothing-here".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = send(
+        reqwest::Method::DELETE,
+        "/api/federation/v1/capabilities".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, 405);
+}
+
 async fn scenario(database_url: Option<String>) {
     let home = tempfile::tempdir().unwrap();
     let data_dir = home.path().join("data/mosaic");
@@ -364,6 +450,8 @@ async fn scenario(database_url: Option<String>) {
         (err.code, err.status),
         (ClientErrorCode::NotFound, Some(404))
     );
+
+    walk_federation_routes(&gw, &ca_pem, &active).await;
 
     // Nothing the peer asked for was written: the store's row counts are unchanged.
     use mosaic_store::sea_orm::{EntityTrait, PaginatorTrait};
