@@ -16,7 +16,10 @@ pub(super) struct Gateway {
     admin_token: String,
 }
 
-pub(super) fn start_gateway(bin: &Path, dir: &Path) -> anyhow::Result<Gateway> {
+/// Starts the gateway. Every simulated node connects from 127.0.0.1, so the
+/// gateway's connection caps (per listener and per address) are raised to
+/// admit `connections` of them; a real fleet comes from many addresses.
+pub(super) fn start_gateway(bin: &Path, dir: &Path, connections: usize) -> anyhow::Result<Gateway> {
     let home = dir.join("gateway");
     std::fs::create_dir_all(&home)?;
     let mut cmd = Command::new(bin);
@@ -29,6 +32,14 @@ pub(super) fn start_gateway(bin: &Path, dir: &Path) -> anyhow::Result<Gateway> {
         .env("MOSAIC_HTTP_ADDR", "127.0.0.1:0")
         .env("MOSAIC_FEDERATION_ADDR", "127.0.0.1:0")
         .env("MOSAIC_NODE_ADDR", "127.0.0.1:0")
+        .env(
+            "MOSAIC_LIMITS__MAX_CONNECTIONS",
+            (connections + 256).to_string(),
+        )
+        .env(
+            "MOSAIC_LIMITS__MAX_CONNECTIONS_PER_IP",
+            (connections + 64).to_string(),
+        )
         .env("MOSAIC_LOG", "warn");
     let proc = Proc::spawn("gateway", &mut cmd)?;
     let mut admin_token = None;

@@ -109,7 +109,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
 
     // The gateway inherits the raised open-file limit.
-    let gateway = launch::start_gateway(&target.join("gateway"), dir.path())?;
+    let gateway = launch::start_gateway(&target.join("gateway"), dir.path(), opts.nodes)?;
     let gw_limit = memory::open_file_limit(gateway.proc.pid())?;
     let api = rt.block_on(launch::user_api(&gateway))?;
 
