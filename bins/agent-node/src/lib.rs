@@ -47,8 +47,8 @@ pub mod state;
 pub mod exit {
     /// Unexpected failure.
     pub const FAILURE: u8 = 1;
-    /// Bad configuration.
-    pub const CONFIG: u8 = 2;
+    /// Bad configuration: the same status in every Mosaic program.
+    pub const CONFIG: u8 = mosaic_config::EXIT_CONFIG;
     /// Refused by the gateway, or the gateway no longer matches this node.
     pub const REFUSED: u8 = 3;
 }

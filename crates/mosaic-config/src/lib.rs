@@ -24,7 +24,9 @@
 //! same [`Loader`].
 
 mod addr;
+mod client;
 mod paths;
+mod unknown;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -35,7 +37,13 @@ use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 
 pub use addr::socket_addr;
+pub use client::ClientSettings;
 pub use paths::{default_config_dir, default_data_dir};
+pub use unknown::{SHARED_SECTIONS, UnknownKey};
+
+/// The exit status of every Mosaic program whose configuration cannot be
+/// used (an unknown key, a value of the wrong shape, a missing file).
+pub const EXIT_CONFIG: u8 = 2;
 
 /// The file name looked for in the config dir.
 pub const CONFIG_FILE_NAME: &str = "mosaic.toml";
@@ -54,8 +62,10 @@ pub const DEFAULT_NODE_ADDR: &str = "127.0.0.1:7421";
 #[serde(default)]
 pub struct GatewaySettings {
     /// Directory for the SQLite file, keys and other state. Created on first use.
+    #[serde(deserialize_with = "paths::non_empty")]
     pub data_dir: PathBuf,
     /// `postgres://…` or `sqlite://…`. Absent: SQLite in `data_dir`.
+    #[serde(deserialize_with = "paths::non_empty_url")]
     pub database_url: Option<String>,
     /// HTTP API listen address.
     #[serde(with = "addr")]
@@ -201,9 +211,27 @@ pub enum ConfigError {
         /// `MOSAIC_CONFIG` or `--config`.
         named_by: String,
     },
+    /// A key that no setting has: a typo, or a setting of another version.
+    #[error(
+        "invalid configuration: unknown key `{}` in {}{}",
+        .0.key,
+        .0.source_name,
+        match &.0.suggestion {
+            Some(s) => format!(": did you mean `{s}`?"),
+            None => ": remove it (`mosaic config show` lists the keys there are)".to_owned(),
+        }
+    )]
+    UnknownKey(UnknownKey),
     /// Anything else figment reported (unreadable file, TOML syntax…).
     #[error("invalid configuration: {0}")]
     Other(String),
+}
+
+impl ConfigError {
+    /// The exit status for this error: [`EXIT_CONFIG`], the same in every program.
+    pub fn exit_code(&self) -> u8 {
+        EXIT_CONFIG
+    }
 }
 
 impl From<figment::Error> for ConfigError {
@@ -315,9 +343,47 @@ impl Loader {
         Ok(figment)
     }
 
-    /// Loads `T` from every layer.
+    /// Loads `T` from every layer. A key in the config file (or a nested
+    /// `MOSAIC_…__…` variable) that `T` does not have is an error.
     pub fn load<T: DeserializeOwned + Serialize + Default>(&self) -> Result<T, ConfigError> {
-        Ok(self.figment::<T>()?.extract()?)
+        let figment = self.figment::<T>()?;
+        let settings = figment.extract()?;
+        refuse_unknown(unknown::find::<T>(&figment, &unknown::Scope::Whole))?;
+        Ok(settings)
+    }
+
+    /// Loads `T` from the table `section` of the config file (and
+    /// `MOSAIC_<SECTION>__*` variables), e.g. the CLI's `[client]`.
+    pub fn load_section<T: DeserializeOwned + Serialize + Default>(
+        &self,
+        section: &str,
+    ) -> Result<T, ConfigError> {
+        let mut figment = Figment::from(Serialized::default(section, T::default()));
+        if let Some(file) = self.resolve_file()? {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("MOSAIC_").ignore(&["config"]).split("__"));
+        let settings = figment.extract_inner(section)?;
+        refuse_unknown(unknown::find::<T>(
+            &figment,
+            &unknown::Scope::Section(section),
+        ))?;
+        Ok(settings)
+    }
+
+    /// The config file this loader reads, if any.
+    ///
+    /// # Errors
+    /// When a file named by `--config` or `MOSAIC_CONFIG` does not exist.
+    pub fn file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        self.resolve_file()
+    }
+}
+
+fn refuse_unknown(found: Vec<UnknownKey>) -> Result<(), ConfigError> {
+    match found.into_iter().next() {
+        Some(first) => Err(ConfigError::UnknownKey(first)),
+        None => Ok(()),
     }
 }
 

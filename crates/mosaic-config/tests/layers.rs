@@ -179,3 +179,116 @@ fn a_zero_limit_is_refused_by_name() {
         Ok(())
     });
 }
+
+#[test]
+fn an_unknown_key_in_the_file_names_file_key_and_the_nearest_key() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        for (toml, key, nearest) in [
+            ("htp_addr = \"127.0.0.1:1\"\n", "htp_addr", "http_addr"),
+            (
+                "databse_url = \"sqlite::memory:\"\n",
+                "databse_url",
+                "database_url",
+            ),
+            (
+                "[limits]\nmax_conections = 5\n",
+                "limits.max_conections",
+                "limits.max_connections",
+            ),
+        ] {
+            jail.create_file("mosaic.toml", toml)?;
+            jail.set_env("MOSAIC_CONFIG", "mosaic.toml");
+            let err = Loader::new().load::<GatewaySettings>().unwrap_err();
+            assert!(matches!(err, ConfigError::UnknownKey(_)), "{err:?}");
+            let text = err.to_string();
+            assert!(text.contains(&format!("unknown key `{key}`")), "{text}");
+            assert!(text.contains("mosaic.toml"), "{text}");
+            assert!(
+                text.contains(&format!("did you mean `{nearest}`")),
+                "{text}"
+            );
+            assert_eq!(err.exit_code(), mosaic_config::EXIT_CONFIG);
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn a_nested_unknown_variable_is_an_error_a_top_level_one_is_not() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let dir = jail.directory().to_path_buf();
+        jail.set_env("XDG_CONFIG_HOME", dir.join("cfg").display());
+        // Other programs' variables share the prefix.
+        jail.set_env("MOSAIC_GATEWAY_URL", "http://127.0.0.1:7420");
+        jail.set_env("MOSAIC_TOKEN", "mosaic_x");
+        Loader::new().load::<GatewaySettings>().unwrap();
+
+        jail.set_env("MOSAIC_LIMITS__MAX_CONECTIONS", "5");
+        let text = Loader::new()
+            .load::<GatewaySettings>()
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("MOSAIC_LIMITS__MAX_CONECTIONS"), "{text}");
+        assert!(text.contains("limits.max_connections"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_client_table_is_the_clis_and_is_checked_there() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.create_file(
+            "mosaic.toml",
+            "http_addr = \"127.0.0.1:1111\"\n[client]\ngateway_url = \"http://127.0.0.1:9\"\n",
+        )?;
+        jail.set_env("MOSAIC_CONFIG", "mosaic.toml");
+        // The gateway skips the CLI's table…
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.http_addr, addr("127.0.0.1:1111"));
+        // …and the CLI reads it.
+        let c: mosaic_config::ClientSettings = Loader::new().load_section("client").unwrap();
+        assert_eq!(c.gateway_url.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(c.token, None);
+
+        jail.create_file("mosaic.toml", "[client]\ngateway = \"http://x\"\n")?;
+        let text = Loader::new()
+            .load_section::<mosaic_config::ClientSettings>("client")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("unknown key `client.gateway`"), "{text}");
+        assert!(text.contains("did you mean `client.gateway_url`"), "{text}");
+        Ok(())
+    });
+}
+
+#[test]
+fn an_empty_data_dir_or_database_url_is_an_error_not_the_current_directory() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        let dir = jail.directory().to_path_buf();
+        jail.set_env("XDG_CONFIG_HOME", dir.join("cfg").display());
+        jail.set_env("MOSAIC_DATA_DIR", "");
+        let text = Loader::new()
+            .load::<GatewaySettings>()
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("data_dir"), "{text}");
+        assert!(text.contains("MOSAIC_DATA_DIR"), "{text}");
+        assert!(text.contains("empty"), "{text}");
+
+        jail.set_env("MOSAIC_DATA_DIR", dir.display());
+        jail.set_env("DATABASE_URL", " ");
+        let text = Loader::new()
+            .load::<GatewaySettings>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("database_url") && text.contains("empty"),
+            "{text}"
+        );
+        Ok(())
+    });
+}

@@ -27,12 +27,12 @@ pub const STATE_FILE_NAME: &str = "node.json";
 pub enum ConfigError {
     /// No file was named and the default location cannot be determined.
     #[error(
-        "no config file: the home directory is unknown, so pass --config FILE or set {CONFIG_ENV}"
+        "invalid configuration: no config file: the home directory is unknown, so pass --config FILE or set {CONFIG_ENV}"
     )]
     NoDefaultPath,
     /// The file does not exist.
     #[error(
-        "config file {} (named by {named_by}) does not exist: create it from the YAML printed by `mosaic node invite`, or point {named_by} at it", path.display()
+        "invalid configuration: config file {} (named by {named_by}) does not exist: create it from the YAML printed by `mosaic node invite`, or point {named_by} at it", path.display()
     )]
     Missing {
         /// The path looked at.
@@ -41,7 +41,7 @@ pub enum ConfigError {
         named_by: String,
     },
     /// The file exists but cannot be read.
-    #[error("config file {} cannot be read: {error}", path.display())]
+    #[error("invalid configuration: config file {} cannot be read: {error}", path.display())]
     Unreadable {
         /// The file.
         path: PathBuf,
@@ -49,7 +49,7 @@ pub enum ConfigError {
         error: std::io::Error,
     },
     /// The file is not YAML.
-    #[error("config file {} is not valid YAML{location}: {message}", path.display())]
+    #[error("invalid configuration: config file {} is not valid YAML{location}: {message}", path.display())]
     Yaml {
         /// The file.
         path: PathBuf,
@@ -59,7 +59,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A key is missing, unknown or has a value that cannot be used.
-    #[error("{source_name}: `{key}`: {problem}")]
+    #[error("invalid configuration: `{key}` from {source_name}: {problem}")]
     Invalid {
         /// Where the value came from: `config file …` or `environment variable …`.
         source_name: String,
@@ -523,6 +523,21 @@ mod tests {
 
         let unknown = Settings::load(&write(dir.path(), &good("colour: blue\n"))).unwrap_err();
         assert_eq!(unknown.key(), Some("colour"), "{unknown}");
+        assert!(
+            unknown.to_string().contains("the known keys are"),
+            "{unknown}"
+        );
+        let typo = Settings::load(&write(dir.path(), &good("worksapce: /tmp\n"))).unwrap_err();
+        assert_eq!(typo.key(), Some("worksapce"), "{typo}");
+        assert!(
+            typo.to_string()
+                .starts_with("invalid configuration: `worksapce` from config file"),
+            "{typo}"
+        );
+        assert!(
+            typo.to_string().contains("did you mean `workspace`?"),
+            "{typo}"
+        );
 
         let zero =
             Settings::load(&write(dir.path(), &good("max_concurrent_tasks: 0\n"))).unwrap_err();

@@ -91,6 +91,16 @@ fn env_var_name(key: &str) -> String {
 
 const KNOWN_KEYS: &str = "gateway, ca_cert, server_name, invite_token, name, workspace, state_dir, task_timeout_secs, max_concurrent_tasks, reconnect_max_secs, log";
 
+/// The known key a typo most likely meant, when one is close.
+fn nearest_key(unknown: &str) -> Option<&'static str> {
+    KNOWN_KEYS
+        .split(", ")
+        .map(|k| (k, strsim::jaro_winkler(unknown, k)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, score)| *score >= 0.8)
+        .map(|(k, _)| k)
+}
+
 pub(super) fn source_name(meta: Option<&Metadata>, key: &str, file: &Path) -> String {
     match meta {
         Some(m) if m.name == ENV_SOURCE => format!("environment variable {}", env_var_name(key)),
@@ -117,9 +127,10 @@ fn from_figment(err: figment::Error, file: &Path) -> ConfigError {
             hint(&key),
             env_var_name(&key)
         ),
-        Kind::UnknownField(_, _) => {
-            format!("unknown key: remove it; the known keys are {KNOWN_KEYS}")
-        }
+        Kind::UnknownField(name, _) => match nearest_key(name) {
+            Some(near) => format!("unknown key: did you mean `{near}`?"),
+            None => format!("unknown key: remove it; the known keys are {KNOWN_KEYS}"),
+        },
         other => format!("{other}: {}", hint(&key)),
     };
     ConfigError::Invalid {
