@@ -105,6 +105,45 @@ fn bad_database_url_is_one_clear_line() {
     );
 }
 
+/// The server's refusal is said once, without the driver's repetitions or
+/// the server's source line numbers.
+#[test]
+fn a_database_error_is_said_once() {
+    let Some(admin) = mosaic_store::testing::postgres_url() else {
+        return;
+    };
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path("/mosaic_no_such_database");
+    let home = tempfile::tempdir().unwrap();
+    let out = mosaic(
+        home.path(),
+        &["--database-url", url.as_str(), "db", "status"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err.matches("does not exist").count(),
+        1,
+        "the reason once: {err}"
+    );
+    assert!(!err.contains(" at line "), "no server source lines: {err}");
+
+    // A port nobody listens on: the reason, not a pool timing out.
+    let out = mosaic(
+        home.path(),
+        &[
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/x",
+            "db",
+            "status",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(err.matches("refused").count(), 1, "{err}");
+}
+
 #[test]
 fn admin_token_rotation_prints_a_token_once() {
     let home = tempfile::tempdir().unwrap();

@@ -137,8 +137,16 @@ pub enum AuthError {
     #[error("the system random number generator failed")]
     Random,
     /// Storage failed.
-    #[error("token storage failed: {0}")]
-    Db(#[from] DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("token storage failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(DbErr),
+}
+
+impl From<DbErr> for AuthError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 /// SHA-256 of the secret, hex-encoded: what the store keeps.

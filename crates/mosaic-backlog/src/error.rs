@@ -119,8 +119,16 @@ pub enum BacklogError {
         reason: String,
     },
     /// The database failed.
-    #[error("backlog storage error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("backlog storage error: {}", mosaic_store::describe_db_err(.0))]
+    Db(sea_orm::DbErr),
+}
+
+impl From<sea_orm::DbErr> for BacklogError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 fn wrong_owner(id: &CardId, owner: &Owner, holder: Option<&Owner>) -> String {

@@ -73,8 +73,16 @@ pub enum ContextError {
     #[error("stored peer id is invalid: {0}")]
     InvalidStoredId(#[from] IdError),
     /// Storage failed.
-    #[error("grant lookup failed: {0}")]
-    Db(#[from] DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("grant lookup failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(DbErr),
+}
+
+impl From<DbErr> for ContextError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 /// Serials compare as numbers: case and leading zero bytes (which DER adds to

@@ -43,8 +43,16 @@ pub enum GrantsError {
     #[error(transparent)]
     Token(EnrollError),
     /// Storage failed.
-    #[error("storage failed: {0}")]
-    Db(#[from] DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("storage failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(DbErr),
+}
+
+impl From<DbErr> for GrantsError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 impl GrantsError {

@@ -113,8 +113,16 @@ pub enum EnrollError {
     #[error("the system random number generator failed")]
     Random,
     /// Storage failed.
-    #[error("enrollment storage failed: {0}")]
-    Db(#[from] DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("enrollment storage failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(DbErr),
+}
+
+impl From<DbErr> for EnrollError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 /// A freshly issued token. The secret exists only here.

@@ -50,8 +50,16 @@ pub enum InstanceError {
     #[error("stored instance id is invalid: {0}")]
     BadId(#[from] IdError),
     /// Storage failed.
-    #[error("instance identity storage failed: {0}")]
-    Db(#[from] DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("instance identity storage failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(DbErr),
+}
+
+impl From<DbErr> for InstanceError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 /// Name and URL from configuration.

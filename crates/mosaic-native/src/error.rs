@@ -29,8 +29,16 @@ pub enum NativeError {
     #[error("{0}")]
     Forbidden(String),
     /// Storage failed.
-    #[error("storage failed: {0}")]
-    Db(#[from] mosaic_store::sea_orm::DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("storage failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(mosaic_store::sea_orm::DbErr),
+}
+
+impl From<mosaic_store::sea_orm::DbErr> for NativeError {
+    fn from(err: mosaic_store::sea_orm::DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 pub(crate) fn invalid(field: &'static str, problem: impl Into<String>) -> NativeError {

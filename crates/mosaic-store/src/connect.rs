@@ -128,16 +128,27 @@ impl Store {
         opts: &StoreOptions,
         url: String,
     ) -> Result<Self, StoreError> {
+        let failed = |cause| StoreError::Connect {
+            backend: Backend::Postgres,
+            url: url.clone(),
+            cause,
+        };
+        // One direct connection first: a pool that cannot connect only says
+        // it timed out, while this says why (refused, no such database, …).
+        let first = tokio::time::timeout(
+            opts.connect_timeout,
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
+        )
+        .await
+        .map_err(|_| failed(sqlx::Error::PoolTimedOut))?
+        .map_err(failed)?;
+        let _ = sqlx::Connection::close(first).await;
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
             .acquire_timeout(opts.connect_timeout)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Connect {
-                backend: Backend::Postgres,
-                url: url.clone(),
-                source,
-            })?;
+            .map_err(failed)?;
         Ok(Self {
             conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool),
             backend: Backend::Postgres,
@@ -177,10 +188,10 @@ impl Store {
             .acquire_timeout(opts.connect_timeout)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Connect {
+            .map_err(|cause| StoreError::Connect {
                 backend: Backend::Sqlite,
                 url: url.clone(),
-                source,
+                cause,
             })?;
         Ok(Self {
             conn: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
@@ -254,9 +265,9 @@ impl Store {
 }
 
 fn ensure_dir(path: &Path) -> Result<(), StoreError> {
-    let err = |source| StoreError::DataDir {
+    let err = |cause| StoreError::DataDir {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     std::fs::create_dir_all(path).map_err(err)?;
     // Creating the directory succeeds on an existing read-only one; probe that we

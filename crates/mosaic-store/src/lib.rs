@@ -26,7 +26,7 @@ pub mod testing;
 mod time;
 
 pub use connect::{Backend, SchemaStatus, Store, StoreOptions, redact_url};
-pub use error::StoreError;
+pub use error::{StoreError, describe_db_err, describe_sqlx};
 pub use sea_orm;
 pub use time::{now, truncate_to_millis};
 

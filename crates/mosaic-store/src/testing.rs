@@ -66,9 +66,9 @@ impl TestDb {
     }
 
     async fn sqlite_once() -> Result<Self, StoreError> {
-        let dir = tempfile::tempdir().map_err(|source| StoreError::DataDir {
+        let dir = tempfile::tempdir().map_err(|cause| StoreError::DataDir {
             path: std::env::temp_dir(),
-            source,
+            cause,
         })?;
         let store = Store::open(&StoreOptions {
             data_dir: dir.path().to_path_buf(),

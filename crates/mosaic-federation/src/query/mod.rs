@@ -28,8 +28,16 @@ pub enum QueryError {
     #[error("a stored row's id is invalid: {0}")]
     InvalidStoredId(#[from] IdError),
     /// Storage failed.
-    #[error("federation query failed: {0}")]
-    Db(#[from] DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("federation query failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(DbErr),
+}
+
+impl From<DbErr> for QueryError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 /// One page of a list.

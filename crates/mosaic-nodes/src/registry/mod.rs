@@ -66,8 +66,16 @@ pub enum RegistryError {
     #[error(transparent)]
     Random(#[from] secret::RandomError),
     /// Storage failed.
-    #[error("node registry storage failed: {0}")]
-    Db(#[from] DbErr),
+    // Said once, in the message: not a `source`, so a printed chain
+    // does not repeat the driver's words.
+    #[error("node registry storage failed: {}", mosaic_store::describe_db_err(.0))]
+    Db(DbErr),
+}
+
+impl From<DbErr> for RegistryError {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
 }
 
 /// Result alias.
