@@ -98,7 +98,7 @@ fn run_daemon(cli: &Cli) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(mosaic_config::colour_on_stderr())
         .try_init();
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -26,7 +26,7 @@ pub use settings::{Flags, Settings};
 
 use anyhow::Context as _;
 use mosaic_auth::Tokens;
-use mosaic_store::{Store, StoreOptions};
+use mosaic_store::{DataDirLock, Store, StoreOptions};
 use std::future::Future;
 use tokio::net::TcpListener;
 
@@ -51,7 +51,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let sweep_every = backlog::sweep_interval_from_env().map_err(anyhow::Error::msg)?;
-    let store = open_store(&settings).await?;
+    // Held until `run` returns: one gateway per embedded database.
+    let (store, _data_dir_lock) = open_store(&settings).await?;
     let pki = identity::bootstrap(&settings, &store).await?;
     let limits = connection_limits(&settings);
     print_first_admin_token(&store).await?;
@@ -119,9 +120,21 @@ pub async fn run(
     Ok(())
 }
 
-/// Opens and migrates the store, and logs what it is.
-async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+/// Locks the data dir when the store is SQLite, opens and migrates the
+/// store, and logs what it is. Two gateways on one SQLite database would
+/// each believe they own it (sweepers, node streams, the CA); on PostgreSQL
+/// sharing is the design.
+async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Option<DataDirLock>)> {
     let opts = StoreOptions::embedded(&settings.data_dir).with_url(settings.database_url.clone());
+    let sqlite = opts
+        .database_url
+        .as_deref()
+        .is_none_or(|url| url.starts_with("sqlite:"));
+    let lock = if sqlite {
+        Some(DataDirLock::acquire(&settings.data_dir)?)
+    } else {
+        None
+    };
     let store = Store::open(&opts).await?;
     store.migrate().await?;
     let status = store.status().await?;
@@ -131,7 +144,7 @@ async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
         schema = status.current.as_deref().unwrap_or("none"),
         "storage ready"
     );
-    Ok(store)
+    Ok((store, lock))
 }
 
 /// The configured limits, with the connection caps lowered where every

@@ -67,6 +67,14 @@ fn starts_on_the_embedded_default_with_zero_set_up() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
 
+    // Logs to a pipe carry no colour codes.
+    let logs = gw.stderr_lines().join("\n");
+    assert!(!logs.is_empty());
+    assert!(
+        !logs.contains('\u{1b}'),
+        "ANSI escapes in piped logs: {logs:?}"
+    );
+
     let status = gw.terminate();
     assert!(status.success(), "SIGTERM is a clean shutdown: {status:?}");
 
@@ -191,11 +199,72 @@ fn bad_configuration_names_the_key_and_source() {
     let mut cmd = command(home.path());
     cmd.env("MOSAIC_HTTP_ADDR", "seven-four-two-zero");
     let (status, _out, err) = run_to_exit(cmd);
-    assert_eq!(status.code(), Some(2));
+    assert_eq!(status.code(), Some(i32::from(mosaic_config::EXIT_CONFIG)));
     assert!(
         err.contains("`http_addr`") && err.contains("MOSAIC_HTTP_ADDR"),
         "{err}"
     );
+}
+
+#[test]
+fn an_unknown_key_in_mosaic_toml_is_refused_with_the_nearest_key() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("mosaic.toml");
+    std::fs::write(&file, "htp_addr = \"127.0.0.1:7420\"\n").unwrap();
+    let mut cmd = command(home.path());
+    cmd.env("MOSAIC_CONFIG", &file);
+    let (status, _out, err) = run_to_exit(cmd);
+    assert_eq!(status.code(), Some(i32::from(mosaic_config::EXIT_CONFIG)));
+    let line = err.lines().find(|l| l.starts_with("gateway:")).unwrap();
+    assert!(
+        line.contains("invalid configuration: unknown key `htp_addr`"),
+        "{err}"
+    );
+    assert!(line.contains(&file.display().to_string()), "{err}");
+    assert!(line.contains("did you mean `http_addr`?"), "{err}");
+}
+
+#[test]
+fn an_empty_data_dir_is_refused_not_the_current_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = command(home.path());
+    cmd.env("MOSAIC_DATA_DIR", "").current_dir(home.path());
+    let (status, _out, err) = run_to_exit(cmd);
+    assert_eq!(
+        status.code(),
+        Some(i32::from(mosaic_config::EXIT_CONFIG)),
+        "{err}"
+    );
+    assert!(
+        err.contains("MOSAIC_DATA_DIR") && err.contains("empty"),
+        "{err}"
+    );
+    assert!(!home.path().join("mosaic.db").exists());
+}
+
+#[test]
+fn a_second_gateway_on_the_same_sqlite_data_dir_is_refused_with_the_first_ones_pid() {
+    let home = tempfile::tempdir().unwrap();
+    let data_dir = home.path().join("data/mosaic");
+    let first = Gateway::start(command(home.path()), data_dir.clone());
+
+    let (status, _out, err) = run_to_exit(command(home.path()));
+    assert!(!status.success());
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("gateway:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("in use by another gateway"), "{err}");
+    assert!(
+        lines[0].contains(&format!("pid {}", first.child.id())),
+        "{err}"
+    );
+    assert!(lines[0].contains(&data_dir.display().to_string()), "{err}");
+
+    // The first one still serves; once it stops the data dir is free again.
+    assert_eq!(get(&first.url("/readyz")).0, 200);
+    assert!(first.terminate().success());
+    let again = Gateway::start(command(home.path()), data_dir);
+    assert_eq!(get(&again.url("/readyz")).0, 200);
+    assert!(again.terminate().success());
 }
 
 #[test]

@@ -26,6 +26,7 @@
 mod addr;
 mod client;
 mod paths;
+mod terminal;
 mod unknown;
 
 use figment::Figment;
@@ -39,6 +40,7 @@ use std::path::{Path, PathBuf};
 pub use addr::socket_addr;
 pub use client::ClientSettings;
 pub use paths::{default_config_dir, default_data_dir};
+pub use terminal::{colour_allowed, colour_on_stderr};
 pub use unknown::{SHARED_SECTIONS, UnknownKey};
 
 /// The exit status of every Mosaic program whose configuration cannot be

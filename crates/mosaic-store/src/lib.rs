@@ -21,12 +21,14 @@
 mod connect;
 pub mod entity;
 mod error;
+mod lock;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod time;
 
 pub use connect::{Backend, SchemaStatus, Store, StoreOptions, redact_url};
 pub use error::{StoreError, describe_db_err, describe_sqlx};
+pub use lock::{DataDirLock, LOCK_FILE_NAME, LockError};
 pub use sea_orm;
 pub use time::{now, truncate_to_millis};
 

@@ -106,8 +106,9 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> anyhow::Result<()> {
                 crate::output::json(&rows)?;
             }
         } else {
-            if a.watch {
-                // Clear the screen so the table refreshes in place.
+            if a.watch && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                // Clear the screen so the table refreshes in place; a pipe
+                // gets the tables one after another, without escapes.
                 print!("\x1b[H\x1b[2J");
             }
             print!("{}", ps::render_table(&rows));
