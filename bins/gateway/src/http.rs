@@ -10,6 +10,7 @@ use axum::http::Method;
 use axum::routing::{MethodFilter, on};
 use mosaic_store::Store;
 use mosaic_types::ErrorCode;
+use mosaic_types::whoami::{TokenRole, WhoAmI};
 use serde::Serialize;
 
 /// Shared state of every handler.
@@ -160,6 +161,7 @@ fn api() -> Routes {
     Routes::new()
         .add(Method::GET, "/healthz", Input::Nothing, healthz)
         .add(Method::GET, "/readyz", Input::Nothing, readyz)
+        .add(Method::GET, "/api/v1/whoami", Input::Nothing, whoami)
         .merge(crate::admin::routes())
         .merge(crate::native::routes())
         .merge(crate::federation_admin::routes())
@@ -227,6 +229,18 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> 
             )))
         }
     }
+}
+
+/// Whom the presented token speaks for: any live token, admin or user.
+async fn whoami(crate::auth::AnyAuth(principal): crate::auth::AnyAuth) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        role: match principal.role {
+            mosaic_auth::Role::Admin => TokenRole::Admin,
+            mosaic_auth::Role::User => TokenRole::User,
+        },
+        user_id: principal.user_id,
+        token_id: principal.token_id,
+    })
 }
 
 async fn not_found() -> ApiError {

@@ -156,6 +156,22 @@ fn user_tokens_are_forbidden_on_admin_routes() {
     let (status, body) = get_with(&gw.url("/api/admin/v1/tokens"), &user_token);
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "forbidden");
+
+    // Either token may ask whom it speaks for.
+    let (status, me) = get_with(&gw.url("/api/v1/whoami"), &user_token);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["role"].as_str(), me["user_id"].as_str()),
+        (Some("user"), Some("u1"))
+    );
+    let (status, me) = get_with(
+        &gw.url("/api/v1/whoami"),
+        gw.admin_token.as_deref().unwrap(),
+    );
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["role"], "admin");
+    assert!(me["user_id"].is_null());
+    assert!(!me.to_string().contains(&user_token));
 }
 
 #[test]

@@ -7,6 +7,7 @@
 mod commands;
 mod gateway_client;
 mod output;
+mod settings;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
@@ -63,6 +64,15 @@ enum Command {
     /// Sessions on agent nodes (user token): create, attach, dispatch commands, follow output.
     #[command(subcommand)]
     Session(commands::remote::nodes::SessionCommand),
+    /// Keep a gateway URL and token in the config file (checked with the gateway first).
+    Login(commands::login::LoginArgs),
+    /// Remove the token kept by `mosaic login`.
+    Logout(commands::login::LogoutArgs),
+    /// The gateway this CLI reaches, whether it is ready, and whom the token speaks for.
+    Status(commands::login::StatusArgs),
+    /// This CLI's settings: `config show` prints each value and where it came from.
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -92,6 +102,7 @@ fn exit_quietly_on_broken_pipe() {
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
+    settings::set_config_flag(cli.global.config.clone());
     let result = match cli.command {
         Command::Db(cmd) => commands::block_on(commands::db::run(&cli.global, cmd)),
         Command::Fleet(cmd) => commands::fleet::run(&cli.global, cmd),
@@ -111,6 +122,10 @@ fn main() -> ExitCode {
             Ok(code) => return code,
             Err(e) => Err(e),
         },
+        Command::Login(args) => commands::block_on(commands::login::login(args)),
+        Command::Logout(args) => commands::login::logout(args),
+        Command::Status(args) => commands::block_on(commands::login::status(&cli.global, args)),
+        Command::Config(cmd) => commands::config::run(&cli.global, cmd),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "mosaic", &mut std::io::stdout());
             Ok(())
@@ -120,8 +135,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mosaic: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// Bad configuration exits with the status every Mosaic program uses for
+/// it; anything else with 1.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let config = e.chain().any(|cause| {
+        cause.is::<mosaic_config::ConfigError>()
+            || matches!(
+                cause.downcast_ref::<gateway_client::GatewayError>(),
+                Some(gateway_client::GatewayError::Config(_))
+            )
+    });
+    if config {
+        mosaic_config::EXIT_CONFIG
+    } else {
+        1
     }
 }
 

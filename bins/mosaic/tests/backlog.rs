@@ -70,6 +70,16 @@ fn walk_through(home: &Path, env: &[(&str, &str)]) {
         Value::Null
     );
 
+    let a2 = json(&run(&["get", "A2", "--json"]));
+    assert_eq!(a2["id"], "A2");
+    assert_eq!(a2["status"], "ready");
+    let text = ok(&run(&["get", "A1"]));
+    assert!(text.contains("A1") && text.contains("worker-1"), "{text}");
+    let missing = run(&["get", "NOPE"]);
+    assert!(!missing.status.success());
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(err.contains("NOPE"), "{err}");
+
     let wrong = run(&["complete", "--id", "A1", "--owner", "worker-2"]);
     assert!(!wrong.status.success());
     let err = String::from_utf8_lossy(&wrong.stderr);
@@ -218,4 +228,28 @@ fn works_against_a_running_gateway() {
     assert!(err.contains("refused the token"), "{err}");
     let missing = mosaic(home.path(), &[], &["--gateway", &base, "stats"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--token"));
+
+    // Flags win over the environment: an explicit --data-dir is the local
+    // backlog even with MOSAIC_GATEWAY_URL exported.
+    let local_dir = home.path().join("local");
+    let local = json(&mosaic(
+        home.path(),
+        &env,
+        &["--data-dir", local_dir.to_str().unwrap(), "stats", "--json"],
+    ));
+    assert_eq!(local["total"], 0, "a fresh local backlog: {local}");
+    assert!(local_dir.join("mosaic.db").is_file());
+    let both = mosaic(
+        home.path(),
+        &[],
+        &[
+            "--gateway",
+            &base,
+            "--data-dir",
+            local_dir.to_str().unwrap(),
+            "stats",
+        ],
+    );
+    assert!(!both.status.success());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("pass one of them"));
 }

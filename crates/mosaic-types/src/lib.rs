@@ -33,6 +33,7 @@ mod lifecycle;
 pub mod nodes;
 pub mod rows;
 mod source;
+pub mod whoami;
 
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use federation::{

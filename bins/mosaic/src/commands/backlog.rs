@@ -30,17 +30,13 @@ pub struct BacklogCommand {
 /// Where the backlog lives when it is not the local store.
 #[derive(Debug, Clone, Args)]
 struct TargetArgs {
-    /// Use the backlog of the gateway at this URL instead of a local store.
-    #[arg(long, global = true, env = "MOSAIC_GATEWAY_URL", value_name = "URL")]
+    /// Use the backlog of the gateway at this URL instead of a local store
+    /// [env: MOSAIC_GATEWAY_URL, unless --data-dir or --database-url is given].
+    #[arg(long, global = true, value_name = "URL")]
     gateway: Option<String>,
-    /// API token for --gateway (a user or admin token).
-    #[arg(
-        long,
-        global = true,
-        env = "MOSAIC_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    /// API token for --gateway, a user or admin token [env: MOSAIC_TOKEN]
+    /// [config: client.token].
+    #[arg(long, global = true, value_name = "TOKEN")]
     token: Option<String>,
 }
 
@@ -60,6 +56,13 @@ enum Action {
         /// Only cards a claim could take now: ready with every dependency done.
         #[arg(long)]
         ready_only: bool,
+        #[command(flatten)]
+        out: JsonArgs,
+    },
+    /// Show one card: status, claim, attempts, dependencies.
+    Get {
+        /// The card.
+        id: CardId,
         #[command(flatten)]
         out: JsonArgs,
     },
@@ -243,6 +246,7 @@ impl CreateArgs {
 pub(crate) enum Op {
     Create(NewCard),
     List(ListFilter),
+    Get(CardId),
     Claim(ClaimRequest),
     Renew(CardId, RenewBody),
     Release(CardId, Owner),
@@ -286,6 +290,10 @@ impl Action {
                 }),
                 json,
             ),
+            Action::Get {
+                id,
+                out: JsonArgs { json },
+            } => (Op::Get(id), json),
             Action::Claim {
                 owner,
                 ttl_seconds,
@@ -349,11 +357,13 @@ impl Action {
 /// Runs a `mosaic fleet backlog` command.
 pub async fn run(global: &Global, cmd: BacklogCommand) -> anyhow::Result<()> {
     let (op, json) = cmd.action.into_op()?;
-    let outcome = match cmd.target.gateway {
+    let outcome = match remote_gateway(global, &cmd.target)? {
         Some(url) => {
-            let client = GatewayClient::new(&url, cmd.target.token.as_deref())?.require_token(
-                "--gateway needs a token: pass --token or set MOSAIC_TOKEN (issue one on the gateway's host)",
-            )?;
+            let token = crate::settings::token(cmd.target.token.as_deref(), "--token")?;
+            let client = GatewayClient::new(&url, token.as_ref().map(|t| t.value.as_str()))?
+                .require_token(
+                    "--gateway needs a token: pass --token, set MOSAIC_TOKEN or run `mosaic login` (issue one on the gateway's host)",
+                )?;
             remote::run(&client, op).await?
         }
         None => {
@@ -372,11 +382,36 @@ pub async fn run(global: &Global, cmd: BacklogCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The gateway whose backlog to use, or `None` for the local store. Flags
+/// win over the environment: `--gateway` goes remote, `--data-dir` or
+/// `--database-url` stays local even with `MOSAIC_GATEWAY_URL` exported;
+/// with neither flag, `MOSAIC_GATEWAY_URL` goes remote. A gateway URL kept in
+/// the config file by `mosaic login` does not move the backlog off this host.
+fn remote_gateway(global: &Global, target: &TargetArgs) -> anyhow::Result<Option<String>> {
+    let local_flag = global.data_dir.is_some() || global.database_url.is_some();
+    match (target.gateway.as_deref(), local_flag) {
+        (Some(_), true) => anyhow::bail!(
+            "--gateway and --data-dir/--database-url name two different backlogs: pass one of them"
+        ),
+        (Some(url), false) => Ok(Some(url.to_owned())),
+        (None, true) => Ok(None),
+        (None, false) => Ok(std::env::var(crate::settings::GATEWAY_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty())),
+    }
+}
+
 /// Runs `op` on a local store.
 async fn local(backlog: &Backlog, op: Op) -> anyhow::Result<Outcome> {
     Ok(match op {
         Op::Create(card) => Outcome::Card(backlog.create(card).await?),
         Op::List(filter) => Outcome::Cards(backlog.list(&filter).await?),
+        Op::Get(id) => Outcome::Card(
+            backlog
+                .get(&id)
+                .await?
+                .ok_or(mosaic_backlog::BacklogError::NotFound { id })?,
+        ),
         Op::Claim(req) => Outcome::Claimed(backlog.claim(&req).await?),
         Op::Renew(id, body) => {
             Outcome::Card(backlog.renew(&id, &body.owner, body.ttl_seconds).await?)

@@ -3,14 +3,16 @@
 pub mod admin;
 pub mod agent;
 pub mod backlog;
+pub mod config;
 pub mod db;
 pub mod fleet;
 pub mod fleetctl;
+pub mod login;
 pub mod pki;
 pub mod remote;
 
 use clap::Args;
-use mosaic_config::{GatewaySettings, Loader};
+use mosaic_config::GatewaySettings;
 use mosaic_store::{Store, StoreOptions};
 use serde::Serialize;
 use std::future::Future;
@@ -36,10 +38,7 @@ pub struct Global {
 impl Global {
     /// Settings from every layer, these flags on top.
     pub fn settings(&self) -> anyhow::Result<GatewaySettings> {
-        Ok(Loader::new()
-            .config_file(self.config.as_ref())
-            .flags(self)
-            .load()?)
+        Ok(crate::settings::loader().flags(self).load()?)
     }
 
     /// Opens the store the settings name, without migrating.

@@ -10,6 +10,9 @@ pub enum GatewayError {
     /// The client could not be set up: a bad `--gateway`, no token.
     #[error("{0}")]
     Setup(String),
+    /// The config file (its `[client]` table) cannot be used.
+    #[error("{0}")]
+    Config(mosaic_config::ConfigError),
     /// No answer at all.
     #[error(
         "cannot reach the gateway at {gateway}: {reason} (is it running? set --gateway or MOSAIC_GATEWAY_URL)"
@@ -39,6 +42,12 @@ pub enum GatewayError {
         /// What did not fit.
         reason: String,
     },
+}
+
+impl From<mosaic_config::ConfigError> for GatewayError {
+    fn from(err: mosaic_config::ConfigError) -> Self {
+        Self::Config(err)
+    }
 }
 
 impl GatewayError {

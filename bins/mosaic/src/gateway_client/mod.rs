@@ -29,28 +29,23 @@ const KEEPALIVE: Duration = Duration::from_secs(30);
 /// Where the gateway is and how to authenticate: `--gateway`, `--token`.
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
-    /// Gateway HTTP API base URL.
-    #[arg(
-        long,
-        env = "MOSAIC_GATEWAY_URL",
-        default_value = "http://127.0.0.1:7420",
-        value_name = "URL"
-    )]
-    pub gateway: String,
-    /// Bearer token (admin or user, depending on the command).
-    #[arg(
-        long,
-        env = "MOSAIC_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    /// Gateway HTTP API base URL [env: MOSAIC_GATEWAY_URL] [config: client.gateway_url]
+    /// [default: http://127.0.0.1:7420].
+    #[arg(long, value_name = "URL")]
+    pub gateway: Option<String>,
+    /// Bearer token, admin or user depending on the command [env: MOSAIC_TOKEN]
+    /// [config: client.token, written by `mosaic login`].
+    #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
 }
 
 impl Connection {
-    /// A client for this gateway and token.
+    /// A client for this gateway and token, each from its flag, the
+    /// environment or the config file.
     pub fn client(&self) -> Result<GatewayClient, GatewayError> {
-        GatewayClient::new(&self.gateway, self.token.as_deref())
+        let gateway = crate::settings::gateway_url(self.gateway.as_deref(), "--gateway")?;
+        let token = crate::settings::token(self.token.as_deref(), "--token")?;
+        GatewayClient::new(&gateway.value, token.as_ref().map(|t| t.value.as_str()))
     }
 }
 
@@ -105,7 +100,8 @@ impl GatewayClient {
     ) -> Result<reqwest::Response, GatewayError> {
         let Some(token) = &self.token else {
             return Err(GatewayError::Setup(
-                "this command needs a token: pass --token or set MOSAIC_TOKEN".to_owned(),
+                "this command needs a token: pass --token, set MOSAIC_TOKEN, or run `mosaic login`"
+                    .to_owned(),
             ));
         };
         let mut req = self
@@ -169,6 +165,30 @@ impl GatewayClient {
     /// GET a JSON answer.
     pub async fn get<T: DeserializeOwned>(&self, path: &ApiPath) -> Result<T, GatewayError> {
         self.call(Method::GET, path, None).await
+    }
+
+    /// GET a JSON answer from a route that needs no token (`/readyz`).
+    pub async fn get_public<T: DeserializeOwned>(&self, path: &str) -> Result<T, GatewayError> {
+        let resp = self
+            .http
+            .get(ApiPath::new(path).url(&self.base))
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| GatewayError::Unreachable {
+                gateway: self.shown.clone(),
+                reason: reason(&e),
+            })?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(GatewayError::refused(Refusal::new(
+                &self.shown,
+                status.as_u16(),
+                &bytes,
+            )));
+        }
+        self.decode(resp).await
     }
 
     /// POST a JSON body, read a JSON answer.

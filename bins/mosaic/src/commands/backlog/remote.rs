@@ -43,6 +43,7 @@ pub(crate) fn request(op: &Op) -> anyhow::Result<Request> {
             .query_opt("status", filter.status.map(|s| s.as_str()))
             .query_opt("phase", filter.phase.as_ref())
             .query_opt("readyOnly", filter.ready_only.then_some(true))),
+        Op::Get(id) => get(ApiPath::new(api::CARDS).seg(id.as_str())),
         Op::Claim(req) => post(ApiPath::new(api::CLAIM), body(req)?),
         Op::Renew(id, renew) => post(card_action(id, CardAction::Renew), body(renew)?),
         Op::Release(id, owner) => post(

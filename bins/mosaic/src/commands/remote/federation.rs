@@ -184,21 +184,13 @@ pub struct EnrollArgs {
     /// The local user whose queries may use the grant.
     #[arg(long)]
     user: String,
-    /// This gateway's HTTP API base URL.
-    #[arg(
-        long,
-        env = "MOSAIC_GATEWAY_URL",
-        default_value = "http://127.0.0.1:7420",
-        value_name = "URL"
-    )]
-    gateway: String,
-    /// This gateway's admin token (`--token` here is the enrollment code).
-    #[arg(
-        long,
-        env = "MOSAIC_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
+    /// This gateway's HTTP API base URL [env: MOSAIC_GATEWAY_URL] [config: client.gateway_url]
+    /// [default: http://127.0.0.1:7420].
+    #[arg(long, value_name = "URL")]
+    gateway: Option<String>,
+    /// This gateway's admin token (`--token` here is the enrollment code)
+    /// [env: MOSAIC_TOKEN] [config: client.token].
+    #[arg(long, value_name = "TOKEN")]
     admin_token: Option<String>,
     #[command(flatten)]
     out: JsonArgs,
@@ -326,7 +318,12 @@ async fn enroll(a: EnrollArgs) -> anyhow::Result<()> {
             .and_then(|u| u.host_str().map(str::to_owned))
             .context("--url is not a URL; give --name as well")?,
     };
-    let client = GatewayClient::new(&a.gateway, a.admin_token.as_deref())?;
+    let gateway = crate::settings::gateway_url(a.gateway.as_deref(), "--gateway")?;
+    let admin_token = crate::settings::token(a.admin_token.as_deref(), "--admin-token")?;
+    let client = GatewayClient::new(
+        &gateway.value,
+        admin_token.as_ref().map(|t| t.value.as_str()),
+    )?;
     let body = json!({"url": a.url, "code": a.code, "name": name, "user_id": a.user});
     let enrolled: EnrolledPeer = client
         .post(&ApiPath::new(PEERS).seg("enroll"), &body)

@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn a_missing_token_is_refused_before_any_request() {
         let conn = Connection {
-            gateway: "http://127.0.0.1:1".into(),
+            gateway: Some("http://127.0.0.1:1".into()),
             token: None,
         };
         let e = user_client(&conn).unwrap_err().to_string();
