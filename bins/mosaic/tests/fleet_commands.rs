@@ -34,7 +34,9 @@ fn fleet_add_that_fails_leaves_the_roster_byte_identical() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("coder0: `pi` is not installed (not found on PATH)"),
+        stderr.contains(
+            "fleet add coder0: not added, the roster is unchanged: `pi` is not installed (not found on PATH)"
+        ),
         "{stderr}"
     );
     assert_eq!(roster(&sandbox), before, "the roster is untouched");

@@ -71,7 +71,16 @@ fn add_with_a_missing_runtime_writes_nothing() {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("coder0: `opencode` is not installed"), "{err}");
+        assert!(
+            err.starts_with(
+                "fleet add coder0: not added, the roster is unchanged: `opencode` is not installed"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("or add it with --no-start and start it once its runtime is installed"),
+            "{err}"
+        );
     }
     assert_eq!(std::fs::read(home.paths.roster()).unwrap(), before);
     assert!(!home.paths.env_file("coder0").exists());
@@ -543,4 +552,43 @@ fn send_verify_stops_waiting_on_a_signal() {
     );
     assert_eq!(runner.calls()[0], tmux::verify_accepted("a", "", 5));
     assert_eq!(runner.calls().len(), 2, "no capture after the signal");
+}
+
+#[test]
+fn a_signal_ends_watch_and_removes_the_viewer() {
+    let home = installed(TWO);
+    let interrupt = home.interrupt.clone();
+    let released = Arc::new(AtomicBool::new(false));
+    let released_in = released.clone();
+    // The attach stays until the viewer session is killed, as tmux's client
+    // does; the signal arrives while it is attached.
+    let runner = RecordingRunner::new(move |argv| {
+        match argv.get(1).map(String::as_str) {
+            Some("attach") => {
+                interrupt.raise(Signal::Terminate);
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while !released_in.load(Ordering::SeqCst) {
+                    assert!(std::time::Instant::now() < deadline, "never detached");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+            Some("kill-session") => released_in.store(true, Ordering::SeqCst),
+            _ => {}
+        }
+        Ok(Output::ok())
+    });
+    let err = ops::watch(&home.fleet(&runner, false), "a").unwrap_err();
+    assert_eq!(err.to_string(), "interrupted by SIGTERM while watching a");
+    assert!(released.load(Ordering::SeqCst));
+    let viewer = format!("={}", tmux::viewer_session_name("a"));
+    assert!(
+        runner.calls().contains(&vec![
+            "tmux".into(),
+            "kill-session".into(),
+            "-t".into(),
+            viewer
+        ]),
+        "{:?}",
+        runner.calls()
+    );
 }

@@ -125,7 +125,21 @@ pub fn add(fleet: &Fleet<'_>, req: AddRequest) -> Result<Report> {
     let roster = add_agent(&roster, agent.clone())?;
     check_class(fleet, &format!("agent `{name}`"), &agent.class)?;
     if req.start {
-        check_startable(fleet, &[&agent])?;
+        check_startable(fleet, &[&agent]).map_err(|e| match e {
+            Error::CannotStart { problems } => Error::invalid(
+                format!("fleet add {name}"),
+                format!(
+                    "not added, the roster is unchanged: {}; or add it with --no-start and \
+                     start it once its runtime is installed",
+                    problems
+                        .into_iter()
+                        .map(|(_, why)| why)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+            other => other,
+        })?;
     }
     let env = generate_agent_env(&roster, &agent, fleet.paths.user_home())?;
     let mut report = Report::default();
