@@ -105,7 +105,19 @@ impl TmuxServer {
 
 impl Drop for TmuxServer {
     fn drop(&mut self) {
+        // tmux leaves its socket file behind after kill-server; remove it
+        // too, so test runs do not pile them up in the tmux directory.
+        let socket_path = self
+            .command(&["display-message", "-p", "#{socket_path}"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|p| !p.is_empty());
         let _ = self.command(&["kill-server"]).output();
+        if let Some(path) = socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
