@@ -3,8 +3,13 @@
 //! TMUX_TMPDIR), a fresh home, and no systemd.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support {
+    pub mod fleet_sandbox;
+}
+
+use mosaic_fleet::testing::require_tmux;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::fleet_sandbox::Sandbox;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -28,55 +33,9 @@ fn sh_blocks(markdown: &str) -> Vec<String> {
     blocks
 }
 
-struct Sandbox {
-    home: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, script: &str) -> Output {
-        let bin_dir = Path::new(env!("CARGO_BIN_EXE_mosaic"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        let path = format!(
-            "{}:{}",
-            bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        Command::new("bash")
-            .arg("-euo")
-            .arg("pipefail")
-            .arg("-c")
-            .arg(script)
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", self.home.path())
-            .env("USER", "quickstart")
-            .env("TMUX_TMPDIR", self.home.path())
-            .env("MOSAIC_FLEET_SYSTEMD", "0")
-            .current_dir(self.home.path())
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        // Whatever a failed run left behind lives on this sandbox's server only.
-        let _ = self.run("tmux -L mosaic-fleet kill-server 2>/dev/null; true");
-    }
-}
-
 #[test]
 fn quickstart_commands_work_as_documented() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("tmux is not installed: skipping (Debian: apt-get install tmux)");
+    if !require_tmux("quickstart_commands_work_as_documented") {
         return;
     }
     let doc = std::fs::read_to_string(workspace_root().join("docs/fleet/QUICKSTART.md")).unwrap();
@@ -110,23 +69,28 @@ fn quickstart_commands_work_as_documented() {
 }
 
 #[test]
-fn missing_runtimes_are_named_and_fail_the_start() {
-    if Command::new("tmux").arg("-V").output().is_err() {
+fn missing_runtimes_are_named_and_nothing_is_started() {
+    if !require_tmux("missing_runtimes_are_named_and_nothing_is_started") {
         return;
     }
     let sandbox = Sandbox::new();
     let out = sandbox.run("mosaic fleet init --profile general --write && mosaic fleet install >/dev/null && mosaic fleet start");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("not started: orchestrator: `claude` is not installed"),
+        stderr.contains("nothing was started: 3 agent(s) cannot start on this host:"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("not started: generalist: `pi` is not installed"),
+        stderr.contains("\n  orchestrator: `claude` is not installed"),
         "{stderr}"
     );
-    assert!(stderr.contains("3 agent(s) not started"), "{stderr}");
+    assert!(
+        stderr.contains("\n  generalist: `pi` is not installed"),
+        "{stderr}"
+    );
+    // Checked before anything was made: no holder session, no tmux server.
+    assert_eq!(sandbox.sessions(), Vec::<String>::new());
 }
 
 #[test]

@@ -158,9 +158,78 @@ pub enum Error {
     /// The environment does not say where home is.
     #[error("cannot find the home directory: set HOME (or MOSAIC_HOME)")]
     NoHome,
+    /// A persona class that is neither shipped nor overridden.
+    #[error(
+        "{what}: class `{class}` has no persona; use one of {}, or add your own as {}",
+        classes.join(", "), override_file.display()
+    )]
+    UnknownClass {
+        /// Which agent (or input) names it.
+        what: String,
+        /// The class.
+        class: String,
+        /// The classes that have a persona.
+        classes: Vec<String>,
+        /// Where a persona of that class would go.
+        override_file: PathBuf,
+    },
+    /// Agents that cannot start on this host; nothing was started.
+    #[error(
+        "nothing was started: {} agent(s) cannot start on this host:{}",
+        problems.len(),
+        problems.iter().map(|(name, why)| format!("\n  {name}: {why}")).collect::<String>()
+    )]
+    CannotStart {
+        /// Each agent and why.
+        problems: Vec<(String, String)>,
+    },
+    /// An agent that exited while `fleet start --wait` watched it.
+    #[error(
+        "agent `{name}` exited within {secs}s of starting; run its command by hand to see why \
+         (`mosaic fleet edit {name} --command '$MOSAIC_HOME/tools/fleet/stub-agent.sh'` runs the \
+         stand-in instead)"
+    )]
+    AgentExited {
+        /// The agent.
+        name: String,
+        /// How long it had been watched.
+        secs: u64,
+    },
+    /// A signal asked the operation to stop.
+    #[error("interrupted by {signal} while {doing}")]
+    Interrupted {
+        /// Which signal.
+        signal: crate::interrupt::Signal,
+        /// What the operation was doing.
+        doing: String,
+    },
+    /// A command that failed part-way, after putting back what it had
+    /// changed.
+    #[error("{source}{}{}",
+        if undone.is_empty() { String::new() } else { format!("; undone: {}", undone.join(", ")) },
+        if problems.is_empty() { String::new() } else { format!("; could not undo: {}", problems.join("; ")) }
+    )]
+    RolledBack {
+        /// Why it failed.
+        source: Box<Error>,
+        /// What was put back, one phrase each.
+        undone: Vec<String>,
+        /// What could not be put back, one phrase each.
+        problems: Vec<String>,
+    },
 }
 
 impl Error {
+    /// The signal that stopped the operation, when one did (looking through
+    /// [`Error::RolledBack`]).
+    pub fn signal(&self) -> Option<crate::interrupt::Signal> {
+        match self {
+            Error::Interrupted { signal, .. } => Some(*signal),
+            Error::RolledBack { source, .. } => source.signal(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn invalid(origin: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid {
             origin: origin.into(),

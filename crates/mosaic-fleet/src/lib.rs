@@ -10,7 +10,9 @@
 //!   one trait that runs them; [`envfile`], [`scripts`]: what gets installed.
 //! - [`ps`] with [`panes`], [`readiness`] and [`procs`]: `fleet ps`;
 //!   [`send`]: `agent send --verify`; [`comms`] and [`contract`]: what an
-//!   agent is told at launch; [`ops`]: the operations behind the CLI.
+//!   agent is told at launch; [`ops`]: the operations behind the CLI, all
+//!   or nothing; [`interrupt`]: how a binary's signal stops them.
+//! - Feature `testing`: [`testing`], what tests that need real tmux share.
 //!
 //! Command lines are data, so behaviour can be pinned exactly:
 //!
@@ -31,11 +33,12 @@
 //! let paths = FleetPaths::under(home.path().join(".config/mosaic"), home.path());
 //! roster.save(&paths.roster())?;
 //! let runner = RecordingRunner::succeeding();
-//! let fleet = ops::Fleet { paths: &paths, runner: &runner, systemd: false };
+//! let interrupt = mosaic_fleet::interrupt::Interrupt::new();
+//! let fleet = ops::Fleet { paths: &paths, runner: &runner, systemd: false, interrupt: &interrupt };
 //! ops::verify(&fleet)?;
 //! assert_eq!(runner.calls(), [
-//!     ["tmux", "has-session", "-t", "=_holder:0.0"],
-//!     ["tmux", "has-session", "-t", "=coder0:0.0"],
+//!     ["tmux", "has-session", "-t", "=_holder"],
+//!     ["tmux", "has-session", "-t", "=coder0"],
 //! ]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -49,6 +52,7 @@ pub mod comms;
 pub mod contract;
 pub mod envfile;
 mod error;
+pub mod interrupt;
 pub mod launch;
 pub mod library;
 pub mod names;
@@ -65,6 +69,8 @@ pub mod runner;
 pub mod scripts;
 pub mod send;
 pub mod systemd;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tmux;
 mod util;
 

@@ -26,16 +26,20 @@ pub fn render_start_script(mosaic_bin: &Path) -> String {
     START_AGENT_SESSION.replace("@MOSAIC_BIN@", &quoted)
 }
 
-/// Writes the tools, executable, and returns their paths.
-pub fn install_tools(paths: &FleetPaths, mosaic_bin: &Path) -> Result<Vec<PathBuf>> {
-    let files = [
+/// Every tool with its contents, in the order [`install_tools`] writes them.
+pub fn tool_files(paths: &FleetPaths, mosaic_bin: &Path) -> Vec<(PathBuf, String)> {
+    vec![
         (paths.start_script(), render_start_script(mosaic_bin)),
         (paths.stub_agent(), STUB_AGENT.to_owned()),
         (paths.agent_send(), AGENT_SEND.to_owned()),
         (paths.send_message(), SEND_MESSAGE.to_owned()),
-    ];
+    ]
+}
+
+/// Writes the tools, executable, and returns their paths.
+pub fn install_tools(paths: &FleetPaths, mosaic_bin: &Path) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    for (path, text) in files {
+    for (path, text) in tool_files(paths, mosaic_bin) {
         write_file(&path, &text)?;
         make_executable(&path)?;
         written.push(path);

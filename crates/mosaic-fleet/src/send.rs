@@ -7,6 +7,7 @@
 //! was typed but not submitted; a pane that never changed was not reached.
 
 use crate::error::{Error, Result};
+use crate::interrupt::Interrupt;
 use crate::paths::FleetPaths;
 use crate::roster::Roster;
 use crate::runner::{Cmd, CommandRunner};
@@ -32,6 +33,9 @@ pub struct SendOptions {
     pub poll_interval: Duration,
     /// Give up verifying after this long.
     pub timeout: Duration,
+    /// Stops the verify wait when raised: the message is sent already, so
+    /// the send ends with [`Error::Interrupted`] saying it was not verified.
+    pub interrupt: Interrupt,
 }
 
 impl SendOptions {
@@ -42,6 +46,7 @@ impl SendOptions {
             verify,
             poll_interval: VERIFY_POLL_INTERVAL,
             timeout: VERIFY_TIMEOUT,
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -122,6 +127,7 @@ pub fn send(
     opts: &SendOptions,
 ) -> Result<SendReport> {
     roster.agent(agent)?;
+    opts.interrupt.check(|| format!("sending to {agent}"))?;
     let socket = roster.socket();
     let capture = Cmd::new(tmux::verify_accepted(agent, socket, VERIFY_LINES));
     let before = if opts.verify {
@@ -159,7 +165,9 @@ pub fn send(
     };
     let deadline = Instant::now() + opts.timeout;
     loop {
-        std::thread::sleep(opts.poll_interval);
+        opts.interrupt.sleep(opts.poll_interval, || {
+            format!("waiting for {agent} to take the message in (it was sent, but is not verified)")
+        })?;
         report.polls += 1;
         let out = runner.run(&capture)?;
         if !out.success() {

@@ -43,6 +43,37 @@ pub fn disable(unit: &str) -> Vec<String> {
     systemctl(&["disable", unit])
 }
 
+/// `systemctl --user is-enabled <unit>`: exit 0 when it is enabled.
+pub fn is_enabled(unit: &str) -> Vec<String> {
+    systemctl(&["is-enabled", unit])
+}
+
+/// `systemctl --user is-active <units…>`: one state per line, in order.
+pub fn is_active(units: &[String]) -> Vec<String> {
+    let mut argv = systemctl(&["is-active"]);
+    argv.extend(units.iter().cloned());
+    argv
+}
+
+/// Which of `count` units `is-active` reported running (`active`,
+/// `activating`, `reloading`). Output that does not have one line per unit
+/// counts every unit as running: a caller undoing its own starts must never
+/// stop a unit it cannot prove it started.
+pub fn parse_is_active(stdout: &str, count: usize) -> Vec<bool> {
+    let states: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if states.len() != count {
+        return vec![true; count];
+    }
+    states
+        .iter()
+        .map(|s| matches!(*s, "active" | "activating" | "reloading"))
+        .collect()
+}
+
 /// `systemctl --user daemon-reload`.
 pub fn daemon_reload() -> Vec<String> {
     systemctl(&["daemon-reload"])

@@ -3,8 +3,17 @@
 //! The socket rule holds everywhere: an empty socket name is the default tmux
 //! socket and renders no `-L`; a named socket renders `-L <name>`. Spawning,
 //! observing (`fleet ps`, `agent watch`), verifying and the comms cheat-sheet
-//! all go through [`socket_args`], so they always agree. Agent targets are
-//! exact (`=name:0.0`), so `coder1` never matches a session `coder10`.
+//! all go through [`socket_args`], so they always agree.
+//!
+//! Targets are exact, so `coder1` never matches a session `coder10`, and
+//! typed for what each command takes: a command on a session
+//! (`has-session`, `kill-session`, `attach`, `new-session -t`) gets
+//! [`session_target`], `=name`; a command on a pane (`send-keys`,
+//! `capture-pane`, `list-panes`) gets [`pane_target`],
+//! `=name:^.{top-left}`, the first window's top-left pane. A bare `=name`
+//! is no pane target ("can't find pane: =name"), and `=name:0.0` breaks
+//! under a `base-index 1` or `pane-base-index 1` tmux configuration, which
+//! the fleet's server reads like any other.
 
 use crate::paths::FleetPaths;
 
@@ -31,15 +40,22 @@ fn tmux(socket: &str, rest: &[&str]) -> Vec<String> {
     argv
 }
 
-fn pane(session: &str) -> String {
-    format!("={session}:0.0")
+/// The exact target of a session: `=name`.
+pub fn session_target(session: &str) -> String {
+    format!("={session}")
+}
+
+/// The exact target of an agent's pane: the top-left pane of its session's
+/// first window, whatever the window and pane base indexes are.
+pub fn pane_target(session: &str) -> String {
+    format!("={session}:^.{{top-left}}")
 }
 
 /// `tmux list-panes` for an agent's first pane, in [`PANE_FORMAT`].
 pub fn list_panes(agent: &str, socket: &str) -> Vec<String> {
     tmux(
         socket,
-        &["list-panes", "-t", &pane(agent), "-F", PANE_FORMAT],
+        &["list-panes", "-t", &pane_target(agent), "-F", PANE_FORMAT],
     )
 }
 
@@ -48,9 +64,9 @@ pub fn list_sessions(socket: &str) -> Vec<String> {
     tmux(socket, &["list-sessions", "-F", "#{session_name}"])
 }
 
-/// `tmux has-session` on a session's first pane.
+/// `tmux has-session` on exactly `session`.
 pub fn has_session(session: &str, socket: &str) -> Vec<String> {
-    tmux(socket, &["has-session", "-t", &pane(session)])
+    tmux(socket, &["has-session", "-t", &session_target(session)])
 }
 
 /// `tmux ls`.
@@ -65,7 +81,7 @@ pub fn new_holder_session(holder: &str, socket: &str) -> Vec<String> {
 
 /// `tmux kill-session` on exactly `session`.
 pub fn kill_session(session: &str, socket: &str) -> Vec<String> {
-    tmux(socket, &["kill-session", "-t", &format!("={session}")])
+    tmux(socket, &["kill-session", "-t", &session_target(session)])
 }
 
 /// The last `lines` lines of an agent's pane (`agent tail`).
@@ -75,7 +91,7 @@ pub fn tail(agent: &str, lines: u32, socket: &str) -> Vec<String> {
         &[
             "capture-pane",
             "-t",
-            &pane(agent),
+            &pane_target(agent),
             "-p",
             "-S",
             &format!("-{lines}"),
@@ -91,7 +107,7 @@ pub fn verify_accepted(agent: &str, socket: &str, lines: u32) -> Vec<String> {
         &[
             "capture-pane",
             "-t",
-            &pane(agent),
+            &pane_target(agent),
             "-p",
             "-J",
             "-S",
@@ -109,7 +125,7 @@ pub fn watch_create_viewer(agent: &str, viewer: &str, socket: &str) -> Vec<Strin
             "new-session",
             "-d",
             "-t",
-            &format!("={agent}"),
+            &session_target(agent),
             "-s",
             viewer,
         ],
@@ -118,17 +134,17 @@ pub fn watch_create_viewer(agent: &str, viewer: &str, socket: &str) -> Vec<Strin
 
 /// Attaches read-only (`-r`: no keystrokes reach the agent).
 pub fn watch_attach(viewer: &str, socket: &str) -> Vec<String> {
-    tmux(socket, &["attach", "-r", "-t", viewer])
+    tmux(socket, &["attach", "-r", "-t", &session_target(viewer)])
 }
 
 /// Removes the viewer session after `agent watch`.
 pub fn watch_kill_viewer(viewer: &str, socket: &str) -> Vec<String> {
-    tmux(socket, &["kill-session", "-t", viewer])
+    tmux(socket, &["kill-session", "-t", &session_target(viewer)])
 }
 
 /// A read-only attach straight to the agent's session (no viewer session).
 pub fn watch(agent: &str, socket: &str) -> Vec<String> {
-    tmux(socket, &["attach", "-r", "-t", &format!("={agent}")])
+    tmux(socket, &["attach", "-r", "-t", &session_target(agent)])
 }
 
 /// The viewer session's name: unique per watching process.
@@ -156,12 +172,13 @@ pub fn agent_send(
 }
 
 /// `send-message.sh`: types `command` into the agent's pane as-is (no
-/// preamble), for `agent reset`.
+/// preamble), for `agent reset`. The tool hands its `-t` to `send-keys`,
+/// so it gets the pane target.
 pub fn agent_reset(paths: &FleetPaths, agent: &str, command: &str, socket: &str) -> Vec<String> {
     let mut argv = vec![paths.send_message().display().to_string()];
     argv.extend(socket_args(socket));
     argv.extend(
-        ["-t", &format!("={agent}"), "-m", command]
+        ["-t", &pane_target(agent), "-m", command]
             .iter()
             .map(|s| (*s).to_owned()),
     );

@@ -81,3 +81,62 @@ pub fn find_on_path(program: &str) -> Option<std::path::PathBuf> {
         .map(|dir| dir.join(program))
         .find(|p| executable(p))
 }
+
+/// Writes `contents` to `path` so that a reader sees the old file or the new
+/// one, never a part: a temporary file in the same directory, flushed, then
+/// renamed over `path`. Creates the parent directories; `mode` sets the
+/// permission bits (the tools are executable).
+pub(crate) fn write_atomic(
+    path: &std::path::Path,
+    contents: &[u8],
+    mode: Option<u32>,
+) -> crate::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let write_err = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| crate::Error::Write { path, source }
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // A file that is replaced keeps its permissions unless told otherwise.
+    let mode = mode.or_else(|| {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+    });
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode.unwrap_or(0o644))
+            .open(&tmp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        if let Some(mode) = mode {
+            // `mode` at creation is filtered by the umask; the tools must be
+            // executable whatever it is.
+            use std::os::unix::fs::PermissionsExt as _;
+            file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        Ok(())
+    })();
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(write_err(path)(source));
+    }
+    std::fs::rename(&tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        write_err(path)(source)
+    })
+}

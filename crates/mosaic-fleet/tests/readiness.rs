@@ -159,8 +159,12 @@ fn ps_rows_for_roster_and_unmanaged_sessions() {
                 ("systemctl", _, _) => {
                     Output::stdout("ActiveState=inactive\nSubState=dead\nUnitFileState=enabled\n")
                 }
-                ("tmux", Some("list-panes"), "=canary-pi:0.0") => Output::stdout(busy_pane.clone()),
-                ("tmux", Some("list-panes"), "=adhoc:0.0") => Output::stdout(adhoc_pane.clone()),
+                ("tmux", Some("list-panes"), "=canary-pi:^.{top-left}") => {
+                    Output::stdout(busy_pane.clone())
+                }
+                ("tmux", Some("list-panes"), "=adhoc:^.{top-left}") => {
+                    Output::stdout(adhoc_pane.clone())
+                }
                 ("tmux", Some("list-panes"), _) => Output::failed(1, "can't find session"),
                 ("tmux", Some("list-sessions"), _) => {
                     Output::stdout("_holder\ncanary-pi\nadhoc\ncanary-pi-viewer-77\n")

@@ -90,7 +90,7 @@ fn exact_builder_shapes() {
     assert!(watch.contains(&"-r".to_owned()));
     assert_eq!(
         tmux::watch_attach("v1", ""),
-        ["tmux", "attach", "-r", "-t", "v1"]
+        ["tmux", "attach", "-r", "-t", "=v1"]
     );
     assert_eq!(
         systemd::disable("mosaic-agent@coder0.service"),
@@ -142,7 +142,14 @@ fn exact_builder_shapes() {
     );
     assert_eq!(
         tmux::agent_reset(&home.paths, "coder0", "/clear", "mosaic-fleet")[1..],
-        v(&["-L", "mosaic-fleet", "-t", "=coder0", "-m", "/clear"])
+        v(&[
+            "-L",
+            "mosaic-fleet",
+            "-t",
+            "=coder0:^.{top-left}",
+            "-m",
+            "/clear"
+        ])
     );
     assert!(tmux::default_source_label().ends_with(":operator"));
 }
@@ -155,8 +162,8 @@ fn fleet_verify_checks_holder_then_agents() {
     assert_eq!(
         runner.calls(),
         [
-            v(&["tmux", "has-session", "-t", "=_holder:0.0"]),
-            v(&["tmux", "has-session", "-t", "=coder0:0.0"]),
+            v(&["tmux", "has-session", "-t", "=_holder"]),
+            v(&["tmux", "has-session", "-t", "=coder0"]),
         ]
     );
 }
@@ -165,7 +172,7 @@ fn fleet_verify_checks_holder_then_agents() {
 fn fleet_verify_names_missing_sessions() {
     let home = Home::with_roster(CODER0);
     let runner = RecordingRunner::new(|argv| {
-        Ok(if argv.iter().any(|a| a == "=coder0:0.0") {
+        Ok(if argv.iter().any(|a| a == "=coder0") {
             Output::failed(1, "can't find session")
         } else {
             Output::ok()
@@ -188,7 +195,7 @@ fn agent_status_uses_an_exact_target() {
     assert!(status.running);
     assert_eq!(
         runner.calls(),
-        [v(&["tmux", "has-session", "-t", "=json-agent:0.0"])]
+        [v(&["tmux", "has-session", "-t", "=json-agent"])]
     );
     let runner = RecordingRunner::succeeding();
     ops::agent_status(&home.fleet(&runner, false), None).unwrap();
@@ -494,10 +501,11 @@ fn fleet_add_enables_the_unit_for_boot() {
         AddRequest {
             name: AgentName::new("coder1").unwrap(),
             runtime: Runtime::Codex,
-            class: "worker".into(),
+            class: "code".into(),
             model: None,
             command: None,
             start: false,
+            wait: None,
         },
     )
     .unwrap();
@@ -509,7 +517,7 @@ fn fleet_add_enables_the_unit_for_boot() {
     ])));
     assert_eq!(
         report.messages[0],
-        "Added coder1 (codex/worker) to the fleet."
+        "Added coder1 (codex/code) to the fleet."
     );
     assert!(home.paths.env_file("coder1").exists());
     let again = ops::add(
@@ -517,10 +525,11 @@ fn fleet_add_enables_the_unit_for_boot() {
         AddRequest {
             name: AgentName::new("coder1").unwrap(),
             runtime: Runtime::Pi,
-            class: "worker".into(),
+            class: "code".into(),
             model: None,
             command: None,
             start: false,
+            wait: None,
         },
     );
     assert!(
@@ -618,20 +627,26 @@ fn fleet_start_without_systemd_runs_the_launcher_with_the_env_file() {
             Output::stdout("Started\n")
         })
     });
-    let report = ops::start(&home.fleet(&runner, false), &[]).unwrap();
+    let report = ops::start(
+        &home.fleet(&runner, false),
+        &[],
+        &ops::StartOptions::default(),
+    )
+    .unwrap();
     assert_eq!(report.started, ["coder0"]);
     let calls = runner.calls();
     assert_eq!(calls[0], tmux::has_session("_holder", ""));
     assert_eq!(calls[1], tmux::new_holder_session("_holder", ""));
+    assert_eq!(calls[2], tmux::has_session("coder0", ""));
     assert_eq!(
-        calls[2],
+        calls[3],
         v(&[
             "bash",
             &home.paths.start_script().display().to_string(),
             "coder0"
         ])
     );
-    let env = &runner.envs()[2];
+    let env = &runner.envs()[3];
     assert!(
         env.contains(&("MOSAIC_AGENT_COMMAND".to_owned(), "/bin/stub".to_owned())),
         "{env:?}"
@@ -643,31 +658,33 @@ fn fleet_start_without_systemd_runs_the_launcher_with_the_env_file() {
 }
 
 #[test]
-fn fleet_start_skips_agents_whose_runtime_is_missing() {
+fn fleet_start_refuses_when_a_runtime_is_missing_and_runs_nothing() {
     // No agent runtime is on this test's PATH under these names.
-    let home = Home::with_roster("version: 1\nagents:\n  - name: o\n    runtime: opencode\n");
+    let home = Home::with_roster(
+        "version: 1\nagents:\n  - name: o\n    runtime: opencode\n  - name: s\n    runtime: pi\n    command: /bin/stub\n",
+    );
     mosaic_fleet::scripts::install_tools(&home.paths, std::path::Path::new("/usr/bin/mosaic"))
         .unwrap();
     if mosaic_fleet::on_path("opencode") {
         return;
     }
-    let runner = RecordingRunner::succeeding();
-    let report = ops::start(&home.fleet(&runner, true), &[]).unwrap();
-    assert!(report.started.is_empty());
-    let (name, why) = &report.skipped[0];
-    assert_eq!(name, "o");
-    assert!(
-        why.contains("`opencode` is not installed") && why.contains("stub-agent.sh"),
-        "{why}"
-    );
-    // Only the holder unit was started.
-    assert_eq!(
-        runner.calls(),
-        [systemd::unit_action(
-            systemd::ServiceAction::Start,
-            systemd::HOLDER_UNIT
-        )]
-    );
+    for systemd in [true, false] {
+        let runner = RecordingRunner::succeeding();
+        let err = ops::start(
+            &home.fleet(&runner, systemd),
+            &[],
+            &ops::StartOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("nothing was started: 1 agent(s) cannot start on this host:\n  o: `opencode` is not installed"),
+            "{err}"
+        );
+        assert!(err.contains("stub-agent.sh"), "{err}");
+        // Checked before anything ran: no holder, no unit, no session.
+        assert_eq!(runner.calls(), Vec::<Vec<String>>::new());
+    }
 }
 
 #[test]
@@ -764,8 +781,8 @@ fn agent_watch_is_read_only_through_a_viewer_session() {
         runner.calls(),
         [
             v(&["tmux", "new-session", "-d", "-t", "=coder0", "-s", &viewer]),
-            v(&["tmux", "attach", "-r", "-t", &viewer]),
-            v(&["tmux", "kill-session", "-t", &viewer]),
+            v(&["tmux", "attach", "-r", "-t", &format!("={viewer}")]),
+            v(&["tmux", "kill-session", "-t", &format!("={viewer}")]),
         ]
     );
 }
@@ -783,7 +800,7 @@ fn agent_tail_and_reset() {
             "tmux",
             "capture-pane",
             "-t",
-            "=coder0:0.0",
+            "=coder0:^.{top-left}",
             "-p",
             "-S",
             "-2"

@@ -238,6 +238,25 @@ fn presets_have_the_agents_in_order() {
 }
 
 #[test]
+fn every_preset_class_has_a_persona() {
+    // `general` once gave its worker `class: worker`, which no persona has,
+    // so the agent launched without one.
+    let library = mosaic_fleet::library::PersonaLibrary::baseline().unwrap();
+    for preset in Preset::ALL {
+        for a in &preset.roster().unwrap().agents {
+            assert!(
+                library.contains(&a.class),
+                "{preset}/{}: class `{}` has no persona",
+                a.name,
+                a.class
+            );
+        }
+    }
+    let general = Preset::General.roster().unwrap();
+    assert_eq!(general.agent("generalist").unwrap().class, "code");
+}
+
+#[test]
 fn every_non_minimal_preset_keeps_the_two_agent_floor() {
     for preset in Preset::ALL {
         let r = preset.roster().unwrap();

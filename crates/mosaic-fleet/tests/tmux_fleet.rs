@@ -1,6 +1,6 @@
 //! The fleet against real tmux, on a private socket per test, with the
 //! shipped stand-in agent as the runtime. Skipped (with a note) where tmux
-//! is not installed.
+//! is not installed, and failed instead under CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -13,35 +13,25 @@ use mosaic_fleet::readiness::Readiness;
 use mosaic_fleet::roster::Roster;
 use mosaic_fleet::runner::{Cmd, CommandRunner, Output, SystemRunner};
 use mosaic_fleet::send::{self, SendOptions, Verdict};
+use mosaic_fleet::testing::TmuxServer;
 use mosaic_fleet::{Result, systemd, tmux};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::Home;
 
 fn have_tmux() -> bool {
-    if mosaic_fleet::on_path("tmux") {
-        return true;
-    }
-    eprintln!(
-        "tmux is not installed: skipping the real-tmux fleet tests (Debian: apt-get install tmux)"
-    );
-    false
+    mosaic_fleet::testing::require_tmux("tmux_fleet")
 }
 
-/// A private tmux socket, killed when dropped.
-struct Socket(String);
+/// A private tmux server, killed when dropped.
+struct Socket(TmuxServer);
 
 impl Socket {
     fn new(tag: &str) -> Socket {
-        Socket(format!("mosaic-test-{tag}-{}", std::process::id()))
+        Socket(TmuxServer::new(tag))
     }
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
+    fn name(&self) -> &str {
+        self.0.socket()
     }
 }
 
@@ -52,7 +42,7 @@ fn three_stub_roster(socket: &str) -> String {
     for (name, runtime, class) in [
         ("orchestrator", "claude", "orchestrator"),
         ("enhancer", "claude", "enhancer"),
-        ("coder0", "pi", "implementer"),
+        ("coder0", "pi", "code"),
     ] {
         yaml.push_str(&format!(
             "  - name: {name}\n    runtime: {runtime}\n    class: {class}\n    command: \"$MOSAIC_HOME/tools/fleet/stub-agent.sh\"\n"
@@ -100,22 +90,18 @@ fn three_stub_agents_start_report_take_messages_and_die_visibly() {
         return;
     }
     let socket = Socket::new("three");
-    let home = Home::with_roster(&three_stub_roster(&socket.0));
+    let home = Home::with_roster(&three_stub_roster(socket.name()));
     let runner = SystemRunner;
     let fleet = Fleet {
         paths: &home.paths,
         runner: &runner,
         systemd: false,
+        interrupt: &home.interrupt,
     };
     ops::install(&fleet, Path::new("/nonexistent/mosaic")).unwrap();
 
-    let started = ops::start(&fleet, &[]).unwrap();
-    assert_eq!(
-        started.started,
-        ["orchestrator", "enhancer", "coder0"],
-        "{:?}",
-        started.skipped
-    );
+    let started = ops::start(&fleet, &[], &ops::StartOptions::default()).unwrap();
+    assert_eq!(started.started, ["orchestrator", "enhancer", "coder0"]);
     ops::verify(&fleet).unwrap();
 
     // Just started: alive, heartbeat fresh, recent output: working.
@@ -155,6 +141,19 @@ fn three_stub_agents_start_report_take_messages_and_die_visibly() {
     let tail = ops::tail(&fleet, "coder0", 20).unwrap();
     assert!(tail.contains("ack: [test:operator -> "), "{tail}");
     assert!(tail.contains(":coder0] please run the tests"), "{tail}");
+    // `agent reset` types into the pane: a pane target, which a bare
+    // `=coder0` is not ("can't find pane: =coder0").
+    assert_eq!(ops::reset(&fleet, "coder0", None).unwrap(), "/new");
+    wait_for(
+        "coder0 to acknowledge the reset",
+        Duration::from_secs(5),
+        || {
+            ops::tail(&fleet, "coder0", 20)
+                .unwrap()
+                .contains("ack: /new")
+        },
+    );
+    assert!(ops::agent_status(&fleet, Some("coder0")).unwrap().running);
     // The message made coder0 active again.
     let after = rows(&fleet, 3);
     assert_eq!(
@@ -167,7 +166,7 @@ fn three_stub_agents_start_report_take_messages_and_die_visibly() {
         .run(&Cmd::new(vec![
             "tmux".into(),
             "-L".into(),
-            socket.0.clone(),
+            socket.name().to_owned(),
             "new-session".into(),
             "-d".into(),
             "-s".into(),
@@ -222,13 +221,13 @@ fn three_stub_agents_start_report_take_messages_and_die_visibly() {
     let status = ops::status(&fleet, &[]).unwrap();
     assert!(status.iter().all(|s| s.name != "coder0"));
     let has = SystemRunner
-        .run(&Cmd::new(tmux::has_session("coder0", &socket.0)))
+        .run(&Cmd::new(tmux::has_session("coder0", socket.name())))
         .unwrap();
     assert!(!has.success(), "coder0's session is gone");
 
     ops::stop(&fleet, &[]).unwrap();
     let ls = SystemRunner
-        .run(&Cmd::new(tmux::list_sessions(&socket.0)))
+        .run(&Cmd::new(tmux::list_sessions(socket.name())))
         .unwrap();
     assert!(!ls.stdout.contains("orchestrator"), "{ls:?}");
 }
@@ -270,6 +269,19 @@ case "$verb" in
   daemon-reload) ;;
   enable) touch "$state/$unit.enabled" ;;
   disable) rm -f "$state/$unit.enabled" ;;
+  is-enabled) [ -e "$state/$unit.enabled" ] ;;
+  is-active)
+    shift; rc=3
+    for u in "$@"; do
+      n=${{u#mosaic-agent@}}; n=${{n%.service}}
+      if [ "$u" != mosaic-tmux-holder.service ] && [ -e "$home/fleet/agents/$n.env" ] \
+        && ( name=$n; env_of; tmux -L "$MOSAIC_TMUX_SOCKET" has-session -t "=$n" ) 2>/dev/null; then
+        echo active; rc=0
+      else
+        echo inactive
+      fi
+    done
+    exit $rc ;;
   start)
     [ "$unit" = mosaic-tmux-holder.service ] && exit 0
     ( env_of; MOSAIC_HOME=$home bash "$home/tools/fleet/start-agent-session.sh" "$name" ) >/dev/null ;;
@@ -297,7 +309,7 @@ fn with_systemd_units_are_enabled_started_flagged_stopped_and_disabled() {
         return;
     }
     let socket = Socket::new("units");
-    let home = Home::with_roster(&three_stub_roster(&socket.0));
+    let home = Home::with_roster(&three_stub_roster(socket.name()));
     let state = tempfile::tempdir().unwrap();
     let runner = FakeSystemd {
         script: fake_systemd(&home.paths, state.path()),
@@ -306,6 +318,7 @@ fn with_systemd_units_are_enabled_started_flagged_stopped_and_disabled() {
         paths: &home.paths,
         runner: &runner,
         systemd: true,
+        interrupt: &home.interrupt,
     };
     let calls = || std::fs::read_to_string(state.path().join("calls")).unwrap_or_default();
 
@@ -318,7 +331,7 @@ fn with_systemd_units_are_enabled_started_flagged_stopped_and_disabled() {
         );
     }
     assert!(calls().contains("enable-linger"));
-    ops::start(&fleet, &[]).unwrap();
+    ops::start(&fleet, &[], &ops::StartOptions::default()).unwrap();
     let rows = rows(&fleet, 300);
     for r in &rows {
         let unit = r.unit.as_ref().unwrap();
@@ -360,10 +373,135 @@ fn with_systemd_units_are_enabled_started_flagged_stopped_and_disabled() {
             .exists()
     );
     let has = SystemRunner
-        .run(&Cmd::new(tmux::has_session("coder0", &socket.0)))
+        .run(&Cmd::new(tmux::has_session("coder0", socket.name())))
         .unwrap();
     assert!(!has.success(), "coder0's session is gone");
     let roster = Roster::load(&home.paths.roster()).unwrap();
     assert_eq!(roster.agents.len(), 2);
     let _ = systemd::HOLDER_UNIT;
+}
+
+#[test]
+fn watch_viewer_sessions_are_made_and_removed_by_exact_name() {
+    if !have_tmux() {
+        return;
+    }
+    let server = TmuxServer::new("viewer");
+    let socket = server.socket();
+    let run = |argv: Vec<String>| SystemRunner.run(&Cmd::new(argv)).unwrap();
+    assert!(
+        server
+            .command(&["new-session", "-d", "-s", "coder1", "sleep 60"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // A session whose name starts with the viewer's: a prefix match on
+    // kill-session would take it.
+    let viewer = tmux::viewer_session_name("coder1");
+    let longer = format!("{viewer}0");
+    assert!(
+        server
+            .command(&["new-session", "-d", "-s", &longer, "sleep 60"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let created = run(tmux::watch_create_viewer("coder1", &viewer, socket));
+    assert!(created.success(), "{created:?}");
+    assert!(server.sessions().contains(&viewer));
+    assert!(run(tmux::watch_kill_viewer(&viewer, socket)).success());
+    // Gone, and a second kill does not fall through to the longer name.
+    assert!(!run(tmux::watch_kill_viewer(&viewer, socket)).success());
+    assert!(
+        server.sessions().contains(&longer),
+        "{:?}",
+        server.sessions()
+    );
+    assert!(run(tmux::has_session("coder1", socket)).success());
+    assert!(
+        !run(tmux::has_session("coder", socket)).success(),
+        "exact, not a prefix"
+    );
+}
+
+#[test]
+fn pane_targets_hold_whatever_the_base_index() {
+    if !have_tmux() {
+        return;
+    }
+    // A configuration many people have; the fleet's server reads it too.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("tmux.conf");
+    std::fs::write(&conf, "set -g base-index 1\nsetw -g pane-base-index 1\n").unwrap();
+    let server = TmuxServer::new("base1");
+    let socket = server.socket();
+    let conf = conf.display().to_string();
+    assert!(
+        server
+            .command(&["-f", &conf, "new-session", "-d", "-s", "agent", "cat"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = |argv: Vec<String>| SystemRunner.run(&Cmd::new(argv)).unwrap();
+    let panes = run(tmux::list_panes("agent", socket));
+    assert!(panes.success(), "{panes:?}");
+    assert!(run(tmux::has_session("agent", socket)).success());
+    // Type into the pane the way `agent reset` does, then read it back.
+    let typed = run(vec![
+        "tmux".into(),
+        "-L".into(),
+        socket.into(),
+        "send-keys".into(),
+        "-t".into(),
+        tmux::pane_target("agent"),
+        "-l".into(),
+        "--".into(),
+        "typed-by-the-test".into(),
+    ]);
+    assert!(typed.success(), "{typed:?}");
+    wait_for("the pane to show the text", Duration::from_secs(5), || {
+        run(tmux::tail("agent", 10, socket))
+            .stdout
+            .contains("typed-by-the-test")
+    });
+    assert!(run(tmux::verify_accepted("agent", socket, 5)).success());
+}
+
+#[test]
+fn without_tmux_these_tests_fail_under_ci_and_skip_elsewhere() {
+    // Runs one real-tmux test of this binary again with no tmux on PATH.
+    let exe = std::env::current_exe().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let run = |ci: Option<&str>| {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args([
+            "--exact",
+            "three_stub_agents_start_report_take_messages_and_die_visibly",
+            "--nocapture",
+        ])
+        .env("PATH", empty.path())
+        .env_remove("CI");
+        if let Some(value) = ci {
+            cmd.env("CI", value);
+        }
+        cmd.output().unwrap()
+    };
+    let under_ci = run(Some("true"));
+    let stderr = String::from_utf8_lossy(&under_ci.stderr);
+    assert!(!under_ci.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("CI is set but tmux is not installed"),
+        "{stderr}"
+    );
+    for ci in [None, Some(""), Some("false"), Some("0")] {
+        let out = run(ci);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "CI={ci:?}: {stderr}");
+        assert!(
+            stderr.contains("tmux is not installed, skipping"),
+            "{stderr}"
+        );
+    }
 }

@@ -178,7 +178,7 @@ fn start_fleet(scratch: &Scratch, opts: &Options) -> anyhow::Result<String> {
     );
     for i in 0..opts.agents {
         roster.push_str(&format!(
-            "  - name: agent{i:02}\n    runtime: pi\n    class: worker\n    command: \"$MOSAIC_HOME/tools/fleet/stub-agent.sh\"\n"
+            "  - name: agent{i:02}\n    runtime: pi\n    class: code\n    command: \"$MOSAIC_HOME/tools/fleet/stub-agent.sh\"\n"
         ));
     }
     let roster_path = scratch.dir.join(".config/mosaic/fleet/roster.yaml");

@@ -126,9 +126,14 @@ pub fn compose(a: ComposeContractArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs a `mosaic agent` command.
+/// Runs a `mosaic agent` command. One stopped by a signal exits with the
+/// signal's status (130, 143) after saying what it was doing.
 pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
     let ctx = Ctx::from_env()?;
+    crate::commands::fleetctl::signals::exit_if_interrupted(dispatch(&ctx, cmd))
+}
+
+fn dispatch(ctx: &Ctx, cmd: AgentCommand) -> anyhow::Result<()> {
     let fleet = ctx.fleet();
     match cmd {
         AgentCommand::Send {
@@ -143,6 +148,10 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             let mut opts =
                 SendOptions::new(source.unwrap_or_else(tmux::default_source_label), verify);
             opts.timeout = Duration::from_secs(timeout);
+            if verify {
+                ctx.forward_signals()?;
+                opts.interrupt = ctx.interrupt.clone();
+            }
             let report = send::send(&ctx.runner, &ctx.paths, &roster, &agent, &message, &opts)?;
             if json {
                 crate::output::json(&report)?;
@@ -156,7 +165,10 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
                 _ => Ok(()),
             }
         }
-        AgentCommand::Watch { agent } => Ok(ops::watch(&fleet, &agent)?),
+        AgentCommand::Watch { agent } => {
+            ctx.forward_signals()?;
+            Ok(ops::watch(&fleet, &agent)?)
+        }
         AgentCommand::Tail {
             agent,
             lines,
@@ -202,7 +214,7 @@ pub fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AgentCommand::Launch(a) => launch(&ctx, a),
+        AgentCommand::Launch(a) => launch(ctx, a),
     }
 }
 

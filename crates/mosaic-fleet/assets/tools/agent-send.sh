@@ -48,10 +48,13 @@ fi
 _tmux() {
   if [ -n "$socket" ]; then tmux -L "$socket" "$@"; else tmux "$@"; fi
 }
-if ! _tmux has-session -t "=${session}:0.0" 2>/dev/null; then
+if ! _tmux has-session -t "=${session}" 2>/dev/null; then
   echo "agent-send.sh: no session ${session} on socket ${socket:-(default)}" >&2
   exit 2
 fi
+# The first window's top-left pane, whatever base-index the tmux
+# configuration sets; a bare "=name" is no pane target.
+pane="=${session}:^.{top-left}"
 text="[$src -> $host:$session]${tag:+ [$tag]} $msg"
-_tmux send-keys -t "=${session}:0.0" -l -- "$text"
-_tmux send-keys -t "=${session}:0.0" Enter
+_tmux send-keys -t "$pane" -l -- "$text"
+_tmux send-keys -t "$pane" Enter

@@ -44,7 +44,7 @@ _tmux() {
   fi
 }
 
-if _tmux has-session -t "=${AGENT_NAME}:0.0" 2>/dev/null; then
+if _tmux has-session -t "=${AGENT_NAME}" 2>/dev/null; then
   echo "Mosaic agent session already running: $AGENT_NAME on socket ${MOSAIC_TMUX_SOCKET:-(default)}"
   exit 0
 fi
@@ -77,7 +77,7 @@ _tmux new-session -d -s "$AGENT_NAME" -c "$MOSAIC_AGENT_WORKDIR" bash -c "$PANE_
 
 PANE_PID=""
 for _retry in 1 2 3 4 5; do
-  PANE_PID=$(_tmux list-panes -t "=${AGENT_NAME}:0.0" -F '#{pane_pid}' 2>/dev/null || true)
+  PANE_PID=$(_tmux list-panes -t "=${AGENT_NAME}:^.{top-left}" -F '#{pane_pid}' 2>/dev/null || true)
   [ -n "$PANE_PID" ] && break
   sleep 0.2
 done

@@ -43,35 +43,62 @@ pub struct SeedReport {
     pub written: Vec<PathBuf>,
 }
 
+/// Every baseline file [`seed`] writes, with its contents: the persona
+/// library and its index, the profiles, the presets and the roster schema.
+pub fn seed_files(paths: &FleetPaths) -> Result<Vec<(PathBuf, String)>> {
+    let mut files = Vec::new();
+    for (class, text) in assets::BASELINE_ROLES {
+        files.push((
+            paths.roles_dir().join(format!("{class}.md")),
+            (*text).to_owned(),
+        ));
+    }
+    files.push((
+        paths.roles_dir().join("LIBRARY.md"),
+        LIBRARY_INDEX.to_owned(),
+    ));
+    for (id, text) in assets::BASELINE_PROFILES {
+        files.push((
+            paths.profiles_dir().join(format!("{id}.yaml")),
+            (*text).to_owned(),
+        ));
+    }
+    for preset in Preset::ALL {
+        files.push((
+            paths.examples_dir().join(format!("{}.yaml", preset.name())),
+            preset.yaml().to_owned(),
+        ));
+    }
+    files.push((
+        paths.fleet_dir().join("roster.schema.json"),
+        ROSTER_SCHEMA.to_owned(),
+    ));
+    files.push((
+        paths.overrides_dir().join("README"),
+        OVERRIDES_README.to_owned(),
+    ));
+    Ok(files)
+}
+
+/// Creates the override directories (empty; seeding never writes in them
+/// beyond their README).
+pub fn create_override_dirs(paths: &FleetPaths) -> Result<()> {
+    for dir in [paths.override_roles_dir(), paths.override_profiles_dir()] {
+        create_dir(&dir)?;
+    }
+    Ok(())
+}
+
 /// Writes the baseline library, profiles, presets and the roster schema
 /// under the Mosaic home, and creates the override directories. Never
 /// touches a file under `fleet/overrides/`, except its README.
 pub fn seed(paths: &FleetPaths) -> Result<SeedReport> {
     let mut report = SeedReport::default();
-    let mut put = |path: PathBuf, text: &str| -> Result<()> {
-        write_file(&path, text)?;
+    for (path, text) in seed_files(paths)? {
+        write_file(&path, &text)?;
         report.written.push(path);
-        Ok(())
-    };
-    for (class, text) in assets::BASELINE_ROLES {
-        put(paths.roles_dir().join(format!("{class}.md")), text)?;
     }
-    put(paths.roles_dir().join("LIBRARY.md"), LIBRARY_INDEX)?;
-    for (id, text) in assets::BASELINE_PROFILES {
-        put(paths.profiles_dir().join(format!("{id}.yaml")), text)?;
-    }
-    for preset in Preset::ALL {
-        put(
-            paths.examples_dir().join(format!("{}.yaml", preset.name())),
-            preset.yaml(),
-        )?;
-    }
-    put(paths.fleet_dir().join("roster.schema.json"), ROSTER_SCHEMA)?;
-    for dir in [paths.override_roles_dir(), paths.override_profiles_dir()] {
-        create_dir(&dir)?;
-    }
-    let readme = paths.overrides_dir().join("README");
-    write_file(&readme, OVERRIDES_README)?;
+    create_override_dirs(paths)?;
     Ok(report)
 }
 

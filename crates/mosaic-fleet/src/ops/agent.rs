@@ -6,6 +6,8 @@ use crate::names::Runtime;
 use crate::runner::Cmd;
 use crate::tmux;
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// What `agent status` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,7 +92,9 @@ pub fn reset(fleet: &Fleet<'_>, agent: &str, command: Option<&str>) -> Result<St
 
 /// Watches the agent read-only: a viewer session grouped with the agent's,
 /// attached with `-r` (no keystrokes, no resizing the agent's window), and
-/// removed afterwards.
+/// removed afterwards. A raised [`Fleet::interrupt`] removes the viewer,
+/// which detaches its client, and ends the watch with
+/// [`Error::Interrupted`].
 pub fn watch(fleet: &Fleet<'_>, agent: &str) -> Result<()> {
     let roster = fleet.roster()?;
     roster.agent(agent)?;
@@ -98,11 +102,25 @@ pub fn watch(fleet: &Fleet<'_>, agent: &str) -> Result<()> {
     let viewer = tmux::viewer_session_name(agent);
     let create = Cmd::new(tmux::watch_create_viewer(agent, &viewer, socket));
     fleet.runner.run(&create)?.checked(&create)?;
-    let attached = fleet
-        .runner
-        .run_interactive(&Cmd::new(tmux::watch_attach(&viewer, socket)));
-    let _ = fleet
-        .runner
-        .run(&Cmd::new(tmux::watch_kill_viewer(&viewer, socket)));
+    let kill = Cmd::new(tmux::watch_kill_viewer(&viewer, socket));
+    let done = AtomicBool::new(false);
+    let attached = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                if fleet.interrupt.raised().is_some() {
+                    let _ = fleet.runner.run(&kill);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let attached = fleet
+            .runner
+            .run_interactive(&Cmd::new(tmux::watch_attach(&viewer, socket)));
+        done.store(true, Ordering::SeqCst);
+        attached
+    });
+    let _ = fleet.runner.run(&kill);
+    fleet.interrupt.check(|| format!("watching {agent}"))?;
     attached.map(|_| ())
 }

@@ -5,16 +5,24 @@
 //! (containers, CI, macOS), the same launcher runs directly and the agents
 //! live in tmux until stopped; they do not come back after a reboot.
 
-use super::lifecycle::{first_text, write_env};
-use super::{Fleet, Report, RestartGuard};
-use crate::envfile::{generate_fleet_env, parse_env};
+use super::changes::Changes;
+use super::lifecycle::first_text;
+use super::start::{check_startable, launcher, selected};
+use super::{Fleet, Report, RestartGuard, class_warnings};
+use crate::envfile::{generate_agent_env, generate_fleet_env};
 use crate::error::{Error, Result};
-use crate::roster::{Agent, Roster, write_file};
 use crate::runner::Cmd;
 use crate::systemd::{self, ServiceAction};
 use crate::{library, scripts, tmux};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+
+fn write_all(changes: &mut Changes<'_>, files: &[(PathBuf, String, bool)]) -> Result<()> {
+    for (path, text, executable) in files {
+        changes.write_mode(path, text, executable.then_some(0o755))?;
+    }
+    Ok(())
+}
 
 /// What `install` did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -34,15 +42,17 @@ pub struct InstallReport {
 /// runs, reloads it, enables the holder and every agent unit and enables
 /// lingering. Without systemd the units are written but not enabled, and
 /// the report says how to run the fleet instead.
+///
+/// Every file's contents are worked out before the first is written, so an
+/// input that cannot be installed (a unit path with a space, an env value
+/// with a newline) changes nothing; a write that fails part-way puts back
+/// the files already written. systemd steps that fail are warnings.
 pub fn install(fleet: &Fleet<'_>, mosaic_bin: &Path) -> Result<InstallReport> {
     let paths = fleet.paths;
     let mut out = InstallReport {
         systemd: fleet.systemd,
         ..InstallReport::default()
     };
-    out.written.extend(library::seed(paths)?.written);
-    out.written
-        .extend(scripts::install_tools(paths, mosaic_bin)?);
     let roster = match fleet.roster() {
         Ok(roster) => Some(roster),
         Err(Error::NoRoster { .. }) => {
@@ -53,24 +63,41 @@ pub fn install(fleet: &Fleet<'_>, mosaic_bin: &Path) -> Result<InstallReport> {
         }
         Err(e) => return Err(e),
     };
+    // (path, contents, executable)
+    let mut files: Vec<(PathBuf, String, bool)> = Vec::new();
+    files.extend(
+        library::seed_files(paths)?
+            .into_iter()
+            .map(|(p, t)| (p, t, false)),
+    );
+    files.extend(
+        scripts::tool_files(paths, mosaic_bin)
+            .into_iter()
+            .map(|(p, t)| (p, t, true)),
+    );
     if let Some(roster) = &roster {
         for agent in &roster.agents {
-            write_env(fleet, roster, agent)?;
-            out.written.push(paths.env_file(agent.name.as_str()));
+            let env = generate_agent_env(roster, agent, paths.user_home())?;
+            files.push((paths.env_file(agent.name.as_str()), env, false));
         }
-        write_file(&paths.fleet_env_file(), &generate_fleet_env(roster))?;
-        out.written.push(paths.fleet_env_file());
+        files.push((paths.fleet_env_file(), generate_fleet_env(roster), false));
+        out.report.warnings.extend(class_warnings(fleet, roster)?);
     }
-    write_file(
-        &paths.agent_unit_file(),
-        &systemd::render_agent_unit(paths)?,
-    )?;
-    write_file(
-        &paths.holder_unit_file(),
-        &systemd::render_holder_unit(paths)?,
-    )?;
-    out.written
-        .extend([paths.agent_unit_file(), paths.holder_unit_file()]);
+    files.push((
+        paths.agent_unit_file(),
+        systemd::render_agent_unit(paths)?,
+        false,
+    ));
+    files.push((
+        paths.holder_unit_file(),
+        systemd::render_holder_unit(paths)?,
+        false,
+    ));
+    let mut changes = Changes::new(fleet);
+    let written =
+        write_all(&mut changes, &files).and_then(|()| library::create_override_dirs(paths));
+    changes.finish(written)?;
+    out.written.extend(files.into_iter().map(|(p, _, _)| p));
     out.report.say(format!(
         "Installed the persona library, profiles, presets and tools under {}.",
         paths.home().display()
@@ -112,114 +139,6 @@ pub fn install(fleet: &Fleet<'_>, mosaic_bin: &Path) -> Result<InstallReport> {
         "Enabled mosaic-tmux-holder.service and every agent unit for boot; start them with `mosaic fleet start`.",
     );
     Ok(out)
-}
-
-/// What `start` did.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct StartReport {
-    /// Agents started (or already running).
-    pub started: Vec<String>,
-    /// Agents not started, with why.
-    pub skipped: Vec<(String, String)>,
-    /// Messages and warnings.
-    #[serde(flatten)]
-    pub report: Report,
-}
-
-fn selected<'r>(roster: &'r Roster, names: &[String]) -> Result<Vec<&'r Agent>> {
-    if names.is_empty() {
-        return Ok(roster.agents.iter().collect());
-    }
-    names.iter().map(|n| roster.agent(n)).collect()
-}
-
-/// Why `agent` cannot start here: its runtime is missing and no launch
-/// command replaces it.
-fn missing_runtime(agent: &Agent) -> Option<String> {
-    if agent.command.is_some() {
-        return None;
-    }
-    crate::launch::locate(agent.runtime)
-        .err()
-        .map(|e| e.to_string())
-}
-
-/// Starts the holder session and the named agents (all when `names` is
-/// empty). An agent whose runtime is not installed is skipped with the
-/// reason; the others start.
-pub fn start(fleet: &Fleet<'_>, names: &[String]) -> Result<StartReport> {
-    let roster = fleet.roster()?;
-    let agents = selected(&roster, names)?;
-    let mut out = StartReport::default();
-    let socket = roster.socket();
-    if fleet.systemd {
-        let holder = Cmd::new(systemd::unit_action(
-            ServiceAction::Start,
-            systemd::HOLDER_UNIT,
-        ));
-        fleet.runner.run(&holder)?.checked(&holder)?;
-    } else {
-        let has = fleet.runner.run(&Cmd::new(tmux::has_session(
-            &roster.tmux.holder_session,
-            socket,
-        )))?;
-        if !has.success() {
-            let new = Cmd::new(tmux::new_holder_session(
-                &roster.tmux.holder_session,
-                socket,
-            ));
-            fleet.runner.run(&new)?.checked(&new)?;
-        }
-        if !fleet.paths.start_script().exists() {
-            return Err(Error::invalid(
-                fleet.paths.start_script().display().to_string(),
-                "the session launcher is not installed; run `mosaic fleet install` first",
-            ));
-        }
-    }
-    for agent in agents {
-        let name = agent.name.as_str();
-        if let Some(why) = missing_runtime(agent) {
-            out.skipped.push((name.to_owned(), why));
-            continue;
-        }
-        if fleet.systemd {
-            let cmd = Cmd::new(systemd::service(ServiceAction::Start, name));
-            fleet.runner.run(&cmd)?.checked(&cmd)?;
-            out.report
-                .say(format!("Started {}.", systemd::agent_unit(name)));
-        } else {
-            let cmd = launcher(fleet, &roster, agent)?;
-            let o = fleet.runner.run(&cmd)?.checked(&cmd)?;
-            out.report.say(o.stdout.trim().to_owned());
-        }
-        out.started.push(name.to_owned());
-    }
-    Ok(out)
-}
-
-/// The launcher command for `agent` without systemd: the env file's
-/// variables (regenerated when missing) plus `MOSAIC_HOME`.
-fn launcher(fleet: &Fleet<'_>, roster: &Roster, agent: &Agent) -> Result<Cmd> {
-    let env_path = fleet.paths.env_file(agent.name.as_str());
-    if !env_path.exists() {
-        write_env(fleet, roster, agent)?;
-    }
-    let text = std::fs::read_to_string(&env_path).map_err(|source| Error::Read {
-        path: env_path.clone(),
-        source,
-    })?;
-    let mut env = parse_env(&text);
-    env.push((
-        "MOSAIC_HOME".to_owned(),
-        fleet.paths.home().display().to_string(),
-    ));
-    Ok(Cmd::new(vec![
-        "bash".to_owned(),
-        fleet.paths.start_script().display().to_string(),
-        agent.name.to_string(),
-    ])
-    .with_env(env))
 }
 
 /// Stops the named agents (all, and the holder, when `names` is empty).
@@ -332,6 +251,8 @@ pub fn verify(fleet: &Fleet<'_>) -> Result<Vec<StatusRow>> {
 }
 
 /// Restarts one agent, refusing while another restart of it is in flight.
+/// Without systemd, what the new session needs (its runtime, the launcher)
+/// is checked before the old one is stopped.
 pub fn restart(fleet: &Fleet<'_>, name: &str) -> Result<Report> {
     let roster = fleet.roster()?;
     let agent = roster.agent(name)?;
@@ -341,15 +262,15 @@ pub fn restart(fleet: &Fleet<'_>, name: &str) -> Result<Report> {
         let cmd = Cmd::new(systemd::service(ServiceAction::Restart, name));
         fleet.runner.run(&cmd)?.checked(&cmd)?;
     } else {
-        if let Some(why) = missing_runtime(agent) {
-            return Err(Error::invalid(format!("agent {name}"), why));
-        }
+        check_startable(fleet, &[agent])?;
         // Missing session is fine: restart then just starts it.
         let _ = fleet
             .runner
             .run(&Cmd::new(tmux::kill_session(name, roster.socket())))?;
-        let cmd = launcher(fleet, &roster, agent)?;
-        fleet.runner.run(&cmd)?.checked(&cmd)?;
+        let mut changes = Changes::new(fleet);
+        let launched = launcher(fleet, &roster, agent, &mut changes)
+            .and_then(|cmd| fleet.runner.run(&cmd)?.checked(&cmd));
+        changes.finish(launched)?;
     }
     report.say(format!("Restarted {name}."));
     Ok(report)

@@ -1,12 +1,14 @@
 //! Changing the roster: init, provision, add, edit, remove.
 
-use super::{Fleet, Report, control};
+use super::changes::Changes;
+use super::start::{StartOptions, StartReport, check_startable, missing_runtime, start_checked};
+use super::{Fleet, Report, check_class};
 use crate::envfile::generate_agent_env;
 use crate::error::{Error, Result};
 use crate::library::{PersonaLibrary, ProfileSet};
 use crate::names::{AgentName, Runtime};
 use crate::presets::{FloorSummary, Preset, check_floor, init_summary};
-use crate::roster::{Agent, Roster, add_agent, remove_agent, to_yaml, write_file};
+use crate::roster::{Agent, add_agent, remove_agent, to_yaml, write_file};
 use crate::runner::Cmd;
 use crate::systemd;
 
@@ -98,52 +100,101 @@ pub struct AddRequest {
     pub command: Option<String>,
     /// Start it now.
     pub start: bool,
+    /// After starting it, watch it this long and fail (undoing the add) if
+    /// it exits meanwhile.
+    pub wait: Option<std::time::Duration>,
 }
 
-pub(super) fn write_env(fleet: &Fleet<'_>, roster: &Roster, agent: &Agent) -> Result<()> {
-    let env = generate_agent_env(roster, agent, fleet.paths.user_home())?;
-    write_file(&fleet.paths.env_file(agent.name.as_str()), &env)
-}
-
-/// Adds an agent, writes its env file, enables its unit for boot (a failure
-/// there is a warning: the agent is added either way) and, unless told not
-/// to, starts it.
+/// Adds an agent: writes it into the roster, writes its env file, enables
+/// its unit for boot (a failure there is a warning: the agent is added
+/// either way) and, unless told not to, starts it, waiting `wait` for it to
+/// stay up.
+///
+/// All or nothing. Before anything is written: the name is free, the class
+/// has a persona and, when it is to start, its runtime is installed (or a
+/// launch command replaces it) and the launcher is in place. When starting
+/// fails after that, the agent is stopped again, its unit disabled when this
+/// command enabled it, and the roster and env file are put back byte for
+/// byte.
 pub fn add(fleet: &Fleet<'_>, req: AddRequest) -> Result<Report> {
     let roster = fleet.roster()?;
+    let name = req.name.as_str().to_owned();
     let mut agent = Agent::new(req.name.clone(), req.runtime, req.class.clone());
     agent.model_hint = req.model;
     agent.command = req.command;
     let roster = add_agent(&roster, agent.clone())?;
-    roster.save(&fleet.paths.roster())?;
-    write_env(fleet, &roster, &agent)?;
-    let name = req.name.as_str();
-    let mut report = Report::default();
-    report.say(format!(
-        "Added {name} ({}/{}) to the fleet.",
-        req.runtime, req.class
-    ));
-    if fleet.systemd {
-        let unit = systemd::agent_unit(name);
-        match fleet.runner.run(&Cmd::new(systemd::enable(&unit))) {
-            Ok(out) if out.success() => {}
-            Ok(out) => report.warn(format!(
-                "could not enable {unit}: {}",
-                first_text(&out.stderr, &out.stdout)
-            )),
-            Err(e) => report.warn(format!("enable command failed for {name}: {e}")),
-        }
-    }
+    check_class(fleet, &format!("agent `{name}`"), &agent.class)?;
     if req.start {
-        let started = control::start(fleet, &[name.to_owned()])?;
-        report.messages.extend(started.report.messages);
-        report.warnings.extend(started.report.warnings);
-        if let Some((_, why)) = started.skipped.first() {
-            return Err(Error::invalid(format!("agent {name}"), why.clone()));
-        }
-    } else if !fleet.systemd {
-        report.say(format!("Start it with `mosaic fleet start {name}`."));
+        check_startable(fleet, &[&agent]).map_err(|e| match e {
+            Error::CannotStart { problems } => Error::invalid(
+                format!("fleet add {name}"),
+                format!(
+                    "not added, the roster is unchanged: {}; or add it with --no-start and \
+                     start it once its runtime is installed",
+                    problems
+                        .into_iter()
+                        .map(|(_, why)| why)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+            other => other,
+        })?;
     }
-    Ok(report)
+    let env = generate_agent_env(&roster, &agent, fleet.paths.user_home())?;
+    let mut report = Report::default();
+    let mut changes = Changes::new(fleet);
+    let result = (|| {
+        changes.write(&fleet.paths.roster(), &to_yaml(&roster))?;
+        changes.write(&fleet.paths.env_file(&name), &env)?;
+        report.say(format!(
+            "Added {name} ({}/{}) to the fleet.",
+            req.runtime, req.class
+        ));
+        if fleet.systemd {
+            enable_unit(fleet, &name, &mut changes, &mut report);
+        }
+        if req.start {
+            let mut started = StartReport::default();
+            let opts = StartOptions { wait: req.wait };
+            start_checked(fleet, &roster, &[&agent], &opts, &mut changes, &mut started)?;
+            report.messages.extend(started.report.messages);
+            report.warnings.extend(started.report.warnings);
+        } else {
+            if let Some(why) = missing_runtime(&agent) {
+                report.warn(format!("{name} cannot start on this host yet: {why}"));
+            }
+            if !fleet.systemd {
+                report.say(format!("Start it with `mosaic fleet start {name}`."));
+            }
+        }
+        Ok(())
+    })();
+    changes.finish(result).map(|()| report)
+}
+
+/// Enables the agent's unit for boot, recording it when it was not enabled
+/// before; a failure is a warning.
+fn enable_unit(fleet: &Fleet<'_>, name: &str, changes: &mut Changes<'_>, report: &mut Report) {
+    let unit = systemd::agent_unit(name);
+    let was_enabled = fleet
+        .runner
+        .run(&Cmd::new(systemd::is_enabled(&unit)))
+        // Unknown counts as enabled: an undo never disables what it cannot
+        // prove this command enabled.
+        .map_or(true, |o| o.success());
+    match fleet.runner.run(&Cmd::new(systemd::enable(&unit))) {
+        Ok(out) if out.success() => {
+            if !was_enabled {
+                changes.enabled_unit(&unit);
+            }
+        }
+        Ok(out) => report.warn(format!(
+            "could not enable {unit}: {}",
+            first_text(&out.stderr, &out.stdout)
+        )),
+        Err(e) => report.warn(format!("enable command failed for {name}: {e}")),
+    }
 }
 
 /// What `edit` changes; `None` leaves a field alone.
@@ -160,11 +211,16 @@ pub struct EditRequest {
 }
 
 /// Changes an agent in the roster and rewrites its env file. A running
-/// agent picks the change up at its next restart.
+/// agent picks the change up at its next restart. A new class must have a
+/// persona; both files are written or neither is.
 pub fn edit(fleet: &Fleet<'_>, name: &str, req: EditRequest) -> Result<Report> {
     let mut roster = fleet.roster()?;
     let agent = roster.agent_mut(name)?;
     let mut changed = Vec::new();
+    let mut report = Report::default();
+    if let Some(class) = &req.class {
+        check_class(fleet, &format!("agent `{name}`"), class)?;
+    }
     if let Some(model) = req.model {
         changed.push(format!(
             "model_hint = {}",
@@ -188,9 +244,15 @@ pub fn edit(fleet: &Fleet<'_>, name: &str, req: EditRequest) -> Result<Report> {
         agent.runtime = runtime;
     }
     let agent = agent.clone();
-    roster.save(&fleet.paths.roster())?;
-    write_env(fleet, &roster, &agent)?;
-    let mut report = Report::default();
+    if let Some(why) = missing_runtime(&agent) {
+        report.warn(format!("{name} cannot start on this host: {why}"));
+    }
+    let env = generate_agent_env(&roster, &agent, fleet.paths.user_home())?;
+    let mut changes = Changes::new(fleet);
+    let written = changes
+        .write(&fleet.paths.roster(), &to_yaml(&roster))
+        .and_then(|()| changes.write(&fleet.paths.env_file(name), &env));
+    changes.finish(written)?;
     if changed.is_empty() {
         report.say(format!("{name}: nothing to change"));
     } else {
@@ -201,12 +263,14 @@ pub fn edit(fleet: &Fleet<'_>, name: &str, req: EditRequest) -> Result<Report> {
 }
 
 /// Removes an agent: refuses the sole orchestrator and the sole enhancer
-/// before touching anything, then stops it, disables its unit and deletes
-/// its env and heartbeat files (kept with `keep_files`), and writes the
-/// roster.
+/// before touching anything, writes the roster without it, then stops it,
+/// disables its unit and deletes its env and heartbeat files (kept with
+/// `keep_files`). The roster goes first: if it cannot be written, nothing
+/// else has happened; what fails after it is a warning.
 pub fn remove(fleet: &Fleet<'_>, name: &str, keep_files: bool) -> Result<Report> {
     let roster = fleet.roster()?;
     let updated = remove_agent(&roster, name)?;
+    updated.save(&fleet.paths.roster())?;
     let mut report = Report::default();
     let socket = roster.socket();
     if fleet.systemd {
@@ -249,7 +313,6 @@ pub fn remove(fleet: &Fleet<'_>, name: &str, keep_files: bool) -> Result<Report>
             }
         }
     }
-    updated.save(&fleet.paths.roster())?;
     report.say(format!("Removed {name} from the fleet."));
     Ok(report)
 }

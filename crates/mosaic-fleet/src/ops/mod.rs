@@ -4,18 +4,22 @@
 //! caller's business.
 
 mod agent;
+mod changes;
+mod classes;
 mod control;
 mod guard;
 mod lifecycle;
+mod start;
 
 pub use agent::{AgentStatus, agent_status, default_reset_command, reset, tail, watch};
-pub use control::{
-    InstallReport, StartReport, StatusRow, install, restart, start, status, stop, verify,
-};
+pub use classes::{check_class, class_warnings};
+pub use control::{InstallReport, StatusRow, install, restart, status, stop, verify};
 pub use guard::{RESTART_GUARD_TTL, RestartGuard};
 pub use lifecycle::{AddRequest, EditRequest, InitOutcome, add, edit, init, provision, remove};
+pub use start::{StartOptions, StartReport, start};
 
 use crate::error::Result;
+use crate::interrupt::Interrupt;
 use crate::paths::FleetPaths;
 use crate::roster::Roster;
 use crate::runner::CommandRunner;
@@ -30,6 +34,10 @@ pub struct Fleet<'a> {
     /// Whether a systemd user manager manages the agents. Without one,
     /// agents run in tmux directly (started by `fleet start`).
     pub systemd: bool,
+    /// Raised by the binary on SIGINT or SIGTERM: operations that wait stop
+    /// waiting, undo what they had changed and return
+    /// [`crate::Error::Interrupted`].
+    pub interrupt: &'a Interrupt,
 }
 
 impl std::fmt::Debug for Fleet<'_> {
@@ -37,6 +45,7 @@ impl std::fmt::Debug for Fleet<'_> {
         f.debug_struct("Fleet")
             .field("paths", &self.paths)
             .field("systemd", &self.systemd)
+            .field("interrupt", &self.interrupt.raised())
             .finish_non_exhaustive()
     }
 }

@@ -353,15 +353,8 @@ pub fn expand_home(path: &str, home: &Path) -> PathBuf {
     }
 }
 
+/// Writes `contents` to `path` atomically (temporary file, then rename),
+/// creating parent directories.
 pub(crate) fn write_file(path: &Path, contents: &str) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    std::fs::write(path, contents).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
+    crate::util::write_atomic(path, contents.as_bytes(), None)
 }

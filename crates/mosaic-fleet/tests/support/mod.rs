@@ -1,6 +1,7 @@
 //! Shared test helpers: temporary Mosaic homes and recording runners.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use mosaic_fleet::interrupt::Interrupt;
 use mosaic_fleet::ops::Fleet;
 use mosaic_fleet::paths::FleetPaths;
 use mosaic_fleet::runner::RecordingRunner;
@@ -10,13 +11,19 @@ use std::path::Path;
 pub struct Home {
     pub dir: tempfile::TempDir,
     pub paths: FleetPaths,
+    /// The flag a signal would raise; tests raise it by hand.
+    pub interrupt: Interrupt,
 }
 
 impl Home {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let paths = FleetPaths::under(dir.path().join(".config/mosaic"), dir.path());
-        Home { dir, paths }
+        Home {
+            dir,
+            paths,
+            interrupt: Interrupt::new(),
+        }
     }
 
     /// A home whose `fleet/roster.yaml` is `yaml`.
@@ -32,6 +39,7 @@ impl Home {
             paths: &self.paths,
             runner,
             systemd,
+            interrupt: &self.interrupt,
         }
     }
 

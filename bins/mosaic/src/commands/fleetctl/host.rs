@@ -26,22 +26,34 @@ pub fn install(ctx: &Ctx, a: JsonArgs) -> anyhow::Result<()> {
     print_report(&report.report, false)
 }
 
-pub fn start(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
-    let report = ops::start(&ctx.fleet(), &a.agents)?;
-    if a.out.json {
-        crate::output::json(&report)?;
-    } else {
-        print_report(&report.report, false)?;
-        for (name, why) in &report.skipped {
-            eprintln!("not started: {name}: {why}");
-        }
+/// `fleet start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Agent names (default: every agent in the roster).
+    agents: Vec<String>,
+    /// After starting, watch the agents for SECS seconds and fail, stopping
+    /// them again, if any exits meanwhile.
+    #[arg(long, value_name = "SECS")]
+    wait: Option<u64>,
+    #[command(flatten)]
+    out: JsonArgs,
+}
+
+pub fn start(ctx: &Ctx, a: StartArgs) -> anyhow::Result<()> {
+    ctx.forward_signals()?;
+    let opts = ops::StartOptions {
+        wait: a.wait.map(Duration::from_secs),
+    };
+    if let Some(secs) = a.wait
+        && !a.out.json
+    {
+        eprintln!("Starting, then watching the started agents for {secs}s…");
     }
-    anyhow::ensure!(
-        report.skipped.is_empty(),
-        "{} agent(s) not started",
-        report.skipped.len()
-    );
-    Ok(())
+    let report = ops::start(&ctx.fleet(), &a.agents, &opts)?;
+    if a.out.json {
+        return crate::output::json(&report);
+    }
+    print_report(&report.report, false)
 }
 
 pub fn stop(ctx: &Ctx, a: AgentsArgs) -> anyhow::Result<()> {
@@ -90,6 +102,9 @@ pub struct PsArgs {
 }
 
 pub fn ps(ctx: &Ctx, a: PsArgs) -> anyhow::Result<()> {
+    if a.watch {
+        ctx.forward_signals()?;
+    }
     let roster = ctx.fleet().roster()?;
     loop {
         let rows = ps::ps(
@@ -116,7 +131,10 @@ pub fn ps(ctx: &Ctx, a: PsArgs) -> anyhow::Result<()> {
         if !a.watch {
             return Ok(());
         }
-        std::thread::sleep(Duration::from_secs(a.interval.max(1)));
+        let interval = a.interval.max(1);
+        ctx.interrupt.sleep(Duration::from_secs(interval), || {
+            format!("refreshing fleet ps every {interval}s")
+        })?;
     }
 }
 

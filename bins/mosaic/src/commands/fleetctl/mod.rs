@@ -6,8 +6,10 @@
 
 mod host;
 mod roster;
+pub(crate) mod signals;
 
 use clap::Subcommand;
+use mosaic_fleet::interrupt::Interrupt;
 use mosaic_fleet::ops::{Fleet, Report};
 use mosaic_fleet::paths::FleetPaths;
 use mosaic_fleet::runner::SystemRunner;
@@ -35,8 +37,8 @@ pub enum FleetOps {
     CommsBlock(roster::CommsBlockArgs),
     /// Install the persona library, tools, env files and systemd user units.
     Install(roster::JsonArgs),
-    /// Start agents (all when none are named).
-    Start(host::AgentsArgs),
+    /// Start agents (all when none are named); all or nothing.
+    Start(host::StartArgs),
     /// Stop agents (all, and the holder session, when none are named).
     Stop(host::AgentsArgs),
     /// Whether each agent's tmux session is running.
@@ -49,34 +51,41 @@ pub enum FleetOps {
     Restart(host::RestartArgs),
 }
 
-/// Runs a fleet verb.
+/// Runs a fleet verb. One stopped by a signal exits with the signal's
+/// status (130, 143) after saying what it was doing.
 pub fn run(cmd: FleetOps) -> anyhow::Result<()> {
     let ctx = Ctx::from_env()?;
+    signals::exit_if_interrupted(dispatch(&ctx, cmd))
+}
+
+fn dispatch(ctx: &Ctx, cmd: FleetOps) -> anyhow::Result<()> {
     match cmd {
-        FleetOps::Init(a) => roster::init(&ctx, a),
-        FleetOps::Provision(a) => roster::provision(&ctx, a),
-        FleetOps::Add(a) => roster::add(&ctx, a),
-        FleetOps::Edit(a) => roster::edit(&ctx, a),
-        FleetOps::Remove(a) => roster::remove(&ctx, a),
-        FleetOps::Profiles(a) => roster::profiles(&ctx, a),
-        FleetOps::Roles(a) => roster::roles(&ctx, a),
+        FleetOps::Init(a) => roster::init(ctx, a),
+        FleetOps::Provision(a) => roster::provision(ctx, a),
+        FleetOps::Add(a) => roster::add(ctx, a),
+        FleetOps::Edit(a) => roster::edit(ctx, a),
+        FleetOps::Remove(a) => roster::remove(ctx, a),
+        FleetOps::Profiles(a) => roster::profiles(ctx, a),
+        FleetOps::Roles(a) => roster::roles(ctx, a),
         FleetOps::NorthStar(a) => roster::north_star(a),
-        FleetOps::CommsBlock(a) => roster::comms_block(&ctx, a),
-        FleetOps::Install(a) => host::install(&ctx, a),
-        FleetOps::Start(a) => host::start(&ctx, a),
-        FleetOps::Stop(a) => host::stop(&ctx, a),
-        FleetOps::Status(a) => host::status(&ctx, a),
-        FleetOps::Verify(a) => host::verify(&ctx, a),
-        FleetOps::Ps(a) => host::ps(&ctx, a),
-        FleetOps::Restart(a) => host::restart(&ctx, a),
+        FleetOps::CommsBlock(a) => roster::comms_block(ctx, a),
+        FleetOps::Install(a) => host::install(ctx, a),
+        FleetOps::Start(a) => host::start(ctx, a),
+        FleetOps::Stop(a) => host::stop(ctx, a),
+        FleetOps::Status(a) => host::status(ctx, a),
+        FleetOps::Verify(a) => host::verify(ctx, a),
+        FleetOps::Ps(a) => host::ps(ctx, a),
+        FleetOps::Restart(a) => host::restart(ctx, a),
     }
 }
 
-/// Paths, the real runner, and whether systemd is there.
+/// Paths, the real runner, whether systemd is there, and the flag a signal
+/// raises.
 pub(crate) struct Ctx {
     pub paths: FleetPaths,
     pub runner: SystemRunner,
     pub systemd: bool,
+    pub interrupt: Interrupt,
 }
 
 impl Ctx {
@@ -85,6 +94,7 @@ impl Ctx {
             paths: FleetPaths::from_env()?,
             runner: SystemRunner,
             systemd: mosaic_fleet::systemd::detect(),
+            interrupt: Interrupt::new(),
         })
     }
 
@@ -93,7 +103,14 @@ impl Ctx {
             paths: &self.paths,
             runner: &self.runner,
             systemd: self.systemd,
+            interrupt: &self.interrupt,
         }
+    }
+
+    /// From now on SIGINT and SIGTERM raise [`Ctx::interrupt`]: for the
+    /// commands that wait, which check it and undo what they changed.
+    pub fn forward_signals(&self) -> anyhow::Result<()> {
+        signals::forward(&self.interrupt)
     }
 }
 

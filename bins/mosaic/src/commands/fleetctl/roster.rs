@@ -102,8 +102,8 @@ pub struct AddArgs {
     /// Its runtime: claude, codex, pi or opencode.
     #[arg(long)]
     runtime: String,
-    /// Its persona class.
-    #[arg(long, default_value = "worker")]
+    /// Its persona class: one that has a persona (`mosaic fleet roles` lists them).
+    #[arg(long, default_value = "code")]
     class: String,
     /// Its model (passed as --model).
     #[arg(long)]
@@ -114,11 +114,18 @@ pub struct AddArgs {
     /// Add it without starting it.
     #[arg(long)]
     no_start: bool,
+    /// After starting it, watch it for SECS seconds and fail, undoing the
+    /// add, if it exits meanwhile.
+    #[arg(long, value_name = "SECS", conflicts_with = "no_start")]
+    wait: Option<u64>,
     #[command(flatten)]
     out: JsonArgs,
 }
 
 pub fn add(ctx: &Ctx, a: AddArgs) -> anyhow::Result<()> {
+    if !a.no_start {
+        ctx.forward_signals()?;
+    }
     let report = ops::add(
         &ctx.fleet(),
         AddRequest {
@@ -128,6 +135,7 @@ pub fn add(ctx: &Ctx, a: AddArgs) -> anyhow::Result<()> {
             model: a.model,
             command: a.command,
             start: !a.no_start,
+            wait: a.wait.map(std::time::Duration::from_secs),
         },
     )?;
     print_report(&report, a.out.json)
