@@ -220,7 +220,9 @@ mod tests {
 
     #[test]
     fn only_the_canonical_spelling_parses() {
-        for bad in ["", "abc1", "AB:CD", "ABC", "00AB", "G0", "-", "-00", "-00AB", "--AB"] {
+        for bad in [
+            "", "abc1", "AB:CD", "ABC", "00AB", "G0", "-", "-00", "-00AB", "--AB",
+        ] {
             assert!(bad.parse::<CertSerial>().is_err(), "{bad}");
         }
         assert!("00".parse::<CertSerial>().is_ok());

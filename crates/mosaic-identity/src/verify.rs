@@ -119,14 +119,12 @@ impl<'a> Anchor<'a> {
         let anchor = webpki::anchor_from_trusted_cert(cert).ok()?;
         // An anchor whose constraints do not parse keeps no constraint here;
         // construction already refused certificates that are not anchors.
-        let path_len = claims::parse_cert(cert)
-            .ok()
-            .and_then(|c| {
-                c.basic_constraints()
-                    .ok()
-                    .flatten()
-                    .and_then(|bc| bc.value.path_len_constraint)
-            });
+        let path_len = claims::parse_cert(cert).ok().and_then(|c| {
+            c.basic_constraints()
+                .ok()
+                .flatten()
+                .and_then(|bc| bc.value.path_len_constraint)
+        });
         Some(Self { anchor, path_len })
     }
 
