@@ -25,6 +25,7 @@ mod m20261101_000003_backlog;
 mod m20261101_000004_api_tokens;
 mod m20261102_000001_backlog_attempts;
 mod m20261122_000001_agent_nodes;
+mod m20261201_000001_peer_refusal;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261101_000004_api_tokens::Migration),
             Box::new(m20261102_000001_backlog_attempts::Migration),
             Box::new(m20261122_000001_agent_nodes::Migration),
+            Box::new(m20261201_000001_peer_refusal::Migration),
         ]
     }
 }

@@ -3,11 +3,15 @@
 //! layer that turns the verified certificate into a [`FederationContext`], then
 //! the three verbs.
 //!
-//! A certificate from a foreign CA fails the TLS handshake and never reaches
-//! the auth layer. A trusted certificate without Mosaic OIDs gets 401; one
-//! whose grant is revoked, expired or missing, or whose peer is inactive or
-//! whose serial differs, gets 403 `Federation access denied`. No handler runs
-//! without a context.
+//! A certificate from a foreign CA, or from an intermediate below a CA whose
+//! path length allows none, fails the TLS handshake and never reaches the
+//! auth layer. A trusted certificate without Mosaic OIDs gets 401. One that is
+//! not the certificate issued for its grant (unknown grant, other serial,
+//! subject, peer id or instance id) gets 403 `Federation access denied`; the
+//! grant's own certificate refused for the grant's or the peer's state gets
+//! 403 with the reason (`Federation access denied: the grant was revoked`,
+//! details `{"refusal": "grant_revoked"}`). No handler runs without a
+//! context.
 
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
@@ -22,16 +26,18 @@ use mosaic_config::ListenerLimits;
 use mosaic_federation::context::{self, PresentedClaims};
 use mosaic_federation::query::Item;
 use mosaic_federation::verbs;
-use mosaic_identity::{GatewayPki, TrustAnchors, verify_client_chain};
+use mosaic_identity::{GatewayPki, TrustAnchors, verify_chain, verify_client_chain};
 use mosaic_scope::FederationContext;
 use mosaic_types::{
     ErrorCode, FederationCapabilitiesResponse, FederationGetResponse, FederationListResponse,
     Sourced,
 };
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -62,10 +68,13 @@ impl FederationTls {
         // A client may come without a certificate, to fetch the CA or enroll;
         // a certificate it does present must chain to our CA or the handshake
         // fails. The auth layer refuses verbs to certificate-less clients.
-        let verifier =
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .allow_unauthenticated()
-                .build()?;
+        let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .allow_unauthenticated()
+            .build()?;
+        let verifier = Arc::new(AnchorPathLength {
+            inner: webpki,
+            anchors: anchors.clone(),
+        });
         let chain = CertificateDer::pem_slice_iter(pki.server.cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()?;
         let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes())?;
@@ -83,6 +92,75 @@ impl FederationTls {
     /// The rustls configuration (benchmarks reuse it for a bare server).
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
         self.config.clone()
+    }
+}
+
+/// rustls' client verifier plus the trust anchor's path length constraint,
+/// which rustls-webpki does not apply: without it a leaf signed by an
+/// intermediate below the gateway CA (path length 0) would pass the
+/// handshake. The rule is `mosaic_identity::verify_chain`'s, the one the auth
+/// layer applies too.
+#[derive(Debug)]
+struct AnchorPathLength {
+    inner: Arc<dyn ClientCertVerifier>,
+    anchors: TrustAnchors,
+}
+
+impl ClientCertVerifier for AnchorPathLength {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        let now = i64::try_from(now.as_secs())
+            .ok()
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+            .unwrap_or_else(chrono::Utc::now);
+        verify_chain(end_entity, intermediates, &self.anchors, now).map_err(|e| {
+            tracing::info!(error = %e, "client certificate chain refused");
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                Arc::new(e),
+            )))
+        })?;
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -199,6 +277,8 @@ async fn authenticate(
         grant_id: identity.claims.grant_id,
         subject_user_id: identity.claims.subject_user_id,
         serial_hex: identity.serial.to_string(),
+        peer_id: identity.claims.peer_id,
+        instance_id: identity.claims.instance_id,
     };
     match context::resolve(state.store().conn(), &claims).await {
         Ok(ctx) => {
@@ -210,9 +290,15 @@ async fn authenticate(
             refuse(ErrorCode::Internal, "Federation request failed")
         }
         Err(reason) => {
-            // The peer learns only that it was refused; the reason is ours.
             tracing::warn!(grant = %claims.grant_id, %reason, "federation access denied");
-            refuse(ErrorCode::Forbidden, "Federation access denied")
+            match reason.refusal() {
+                // The certificate is the grant's own: its holder may know why.
+                Some(refusal) => ApiError::new(ErrorCode::Forbidden, refusal.server_message())
+                    .with_details(refusal.details())
+                    .into_response(),
+                // Anything else learns only that it was refused.
+                None => refuse(ErrorCode::Forbidden, "Federation access denied"),
+            }
         }
     }
 }

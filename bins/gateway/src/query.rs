@@ -5,6 +5,14 @@
 //! user's full native access. Remote rows come from the outbound peers this
 //! user enrolled (never another user's), through cached mTLS clients whose
 //! keys are unsealed in memory only.
+//!
+//! A peer that refuses our certificate and says why (its grant was revoked
+//! or expired, it suspended or revoked us) is reported in those words,
+//! naming the peer: 403 for `federated:<peer>`, an entry in `_partialDetails`
+//! for `all`. A final refusal also marks the outbound peer `refused`
+//! (through `mosaic-grants`, with its audit row); it is not asked again, and
+//! its queries answer with the recorded refusal, until an admin activates it
+//! or a new enrollment under its name replaces it.
 
 use crate::auth::UserAuth;
 use crate::error::ApiError;
@@ -12,15 +20,17 @@ use crate::extract::{Json, Path, Query};
 use crate::http::{AppState, Input, Routes};
 use axum::extract::State;
 use axum::http::Method;
-use mosaic_federation::query::{FederationQueries, Verb};
+use mosaic_federation::query::{FederationQueries, QueryError, Verb};
 use mosaic_federation_client::{
-    FederationClientError, OutboundPeer as RoutedPeer, PeerClient, PeerClientConfig, PeerDirectory,
-    QuerySource, QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row,
+    ClientErrorCode, FederationClientError, LocalQueryError, OutboundPeer as RoutedPeer,
+    PeerClient, PeerClientConfig, PeerDirectory, QuerySource, QuerySourceErrorCode,
+    QuerySourceRouter, RemoteLister, Row,
 };
-use mosaic_grants::{Grants, GrantsError, OutboundPeer};
+use mosaic_grants::{Grants, OutboundPeer};
 use mosaic_scope::{NativeRbac, NativeRbacRequest, QueryFilter};
 use mosaic_types::{
-    ErrorCode, FederationListRequest, FederationListResponse, FederationResource, PeerId, UserId,
+    ErrorCode, ErrorEnvelope, FederationListRequest, FederationListResponse, FederationRefusal,
+    FederationResource, PeerId, PeerState, UserId,
 };
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -95,15 +105,18 @@ impl PeerClients {
     }
 }
 
-/// The outbound peers one local user may query.
+/// The outbound peers one local user's queries name: usable ones, and those
+/// that refused our grant (reported, not asked).
 struct UserPeers {
     state: AppState,
     user_id: String,
 }
 
 impl PeerDirectory for UserPeers {
-    async fn active_outbound_peers(&self) -> Result<Vec<RoutedPeer>, String> {
-        Ok(outbound_peers(&self.state, &self.user_id)
+    async fn outbound_peers(&self) -> Result<Vec<RoutedPeer>, String> {
+        let user_id = UserId::new(self.user_id.as_str()).map_err(|e| e.to_string())?;
+        Ok(Grants::new(self.state.store().conn())
+            .peers_a_user_queries(&user_id)
             .await
             .map_err(|e| e.to_string())?
             .into_iter()
@@ -114,19 +127,6 @@ impl PeerDirectory for UserPeers {
             })
             .collect())
     }
-}
-
-/// The outbound peers `user_id` may query, by name (the rule is
-/// `mosaic-grants`'s).
-pub async fn outbound_peers(
-    state: &AppState,
-    user_id: &str,
-) -> Result<Vec<OutboundPeer>, GrantsError> {
-    let user_id =
-        UserId::new(user_id).map_err(|e| GrantsError::invalid("user_id", e.to_string()))?;
-    Grants::new(state.store().conn())
-        .peers_a_user_may_query(&user_id)
-        .await
 }
 
 /// Asks a peer through its cached client.
@@ -141,24 +141,127 @@ impl RemoteLister for Remote {
         resource: &str,
         request: &FederationListRequest,
     ) -> Result<FederationListResponse<Row>, FederationClientError> {
-        let client = self.client_for(&peer.id, &peer.common_name).await?;
-        client.list(resource, request).await
+        let peer = self.peer(&peer.id, &peer.common_name).await?;
+        if let Some(refused) = recorded_refusal(&peer) {
+            return Err(refused);
+        }
+        let client = client_for(&self.state, &peer)?;
+        match client.list(resource, request).await {
+            Ok(page) => Ok(page),
+            Err(e) => Err(observe_refusal(&self.state, &peer, e).await),
+        }
     }
 }
 
 impl Remote {
-    async fn client_for(
-        &self,
-        peer_id: &str,
-        name: &str,
-    ) -> Result<PeerClient, FederationClientError> {
+    async fn peer(&self, peer_id: &str, name: &str) -> Result<OutboundPeer, FederationClientError> {
         let gone = || config_error(name, "peer disappeared".into());
         let id = PeerId::new(peer_id).map_err(|_| gone())?;
-        let peer = Grants::new(self.state.store().conn())
+        Grants::new(self.state.store().conn())
             .outbound_peer(&id)
             .await
-            .map_err(|_| gone())?;
-        client_for(&self.state, &peer)
+            .map_err(|_| gone())
+    }
+}
+
+/// What to tell the user about a refusal by `peer`, and how to get past it.
+fn refusal_message(peer: &str, refusal: FederationRefusal) -> String {
+    let what = refusal.describe(peer);
+    if refusal.is_final() {
+        format!(
+            "{what}; peer {peer} is marked refused here until you enroll again with a new code from its admin (`mosaic federation peer enroll --name {peer} …`) or activate it (`mosaic federation peer activate <id>`)"
+        )
+    } else {
+        format!("{what}; ask its admin to activate this gateway again")
+    }
+}
+
+/// A refusal as the error a peer answered with: 403 `forbidden`, the
+/// refusal in the envelope's details, the message in the user's terms.
+fn refusal_error(
+    peer: &str,
+    refusal: FederationRefusal,
+    status: Option<u16>,
+) -> FederationClientError {
+    FederationClientError {
+        code: ClientErrorCode::Forbidden,
+        message: refusal_message(peer, refusal),
+        peer: peer.to_owned(),
+        status,
+        envelope: Some(Box::new(
+            ErrorEnvelope::new(ErrorCode::Forbidden, refusal.server_message())
+                .with_details(refusal.details()),
+        )),
+        retry_after: None,
+    }
+}
+
+/// The refusal recorded for a peer marked refused, answered without asking
+/// it; `None` for a peer in any other state.
+fn recorded_refusal(peer: &OutboundPeer) -> Option<FederationClientError> {
+    let name = peer.common_name.as_str();
+    match (peer.state, peer.refusal) {
+        (PeerState::Refused, Some(refusal)) => Some(refusal_error(name, refusal, None)),
+        (PeerState::Refused, None) => Some(FederationClientError {
+            code: ClientErrorCode::Forbidden,
+            message: format!(
+                "peer {name} is marked refused here: enroll again with a new code from its admin, or activate it (`mosaic federation peer activate <id>`)"
+            ),
+            peer: name.to_owned(),
+            status: None,
+            envelope: None,
+            retry_after: None,
+        }),
+        _ => None,
+    }
+}
+
+/// A peer's failed answer, reworded when the peer said why it refused us,
+/// and, for a final refusal, recorded: the peer becomes `refused`.
+async fn observe_refusal(
+    state: &AppState,
+    peer: &OutboundPeer,
+    e: FederationClientError,
+) -> FederationClientError {
+    let Some(refusal) = e
+        .envelope
+        .as_deref()
+        .and_then(FederationRefusal::from_envelope)
+    else {
+        return e;
+    };
+    if refusal.is_final() {
+        let recorded = Grants::new(state.store().conn())
+            .acting_as("gateway")
+            .refuse_outbound_peer(&peer.id, refusal, chrono::Utc::now())
+            .await;
+        match recorded {
+            Ok(_) => tracing::warn!(
+                peer = %peer.common_name, id = %peer.id, %refusal,
+                "outbound peer refused our grant; marked refused"
+            ),
+            Err(err) => tracing::error!(
+                peer = %peer.common_name, id = %peer.id, %refusal, error = %err,
+                "outbound peer refused our grant; recording it failed"
+            ),
+        }
+    }
+    refusal_error(&peer.common_name, refusal, e.status)
+}
+
+/// Capabilities of an outbound peer, for the admin API: a refusal is worded
+/// and recorded as for a query.
+pub async fn capabilities(
+    state: &AppState,
+    peer: &OutboundPeer,
+) -> Result<mosaic_types::FederationCapabilitiesResponse, FederationClientError> {
+    if let Some(refused) = recorded_refusal(peer) {
+        return Err(refused);
+    }
+    let client = client_for(state, peer)?;
+    match client.capabilities().await {
+        Ok(caps) => Ok(caps),
+        Err(e) => Err(observe_refusal(state, peer, e).await),
     }
 }
 
@@ -193,8 +296,8 @@ async fn local_page(
     resource: FederationResource,
     limit: u32,
     cursor: Option<String>,
-) -> Result<FederationListResponse<Row>, String> {
-    let user_id = UserId::new(user_id).map_err(|e| e.to_string())?;
+) -> Result<FederationListResponse<Row>, LocalQueryError> {
+    let user_id = UserId::new(user_id).map_err(|e| LocalQueryError::Failed(e.to_string()))?;
     let queries = FederationQueries::new(state.store().conn(), Verb::List);
     let native = queries
         .evaluate_read_access(&NativeRbacRequest {
@@ -204,7 +307,7 @@ async fn local_page(
             resource,
         })
         .await
-        .map_err(|d| d.reason.unwrap_or_else(|| "not readable".into()))?;
+        .map_err(|d| LocalQueryError::Failed(d.reason.unwrap_or_else(|| "not readable".into())))?;
     let filter = QueryFilter {
         resource,
         subject_user_id: user_id,
@@ -216,7 +319,13 @@ async fn local_page(
     let page = queries
         .list(&filter, cursor.as_deref())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            QueryError::InvalidCursor(_) => LocalQueryError::InvalidRequest(format!(
+                "cursor: `{}` is not a cursor this gateway issued; pass the nextCursor of the previous page, or no cursor to start over",
+                cursor.as_deref().unwrap_or_default()
+            )),
+            other => LocalQueryError::Failed(other.to_string()),
+        })?;
     // Remote rows stay free-form JSON (a peer may send keys we do not know);
     // local rows join them as the JSON objects they are sent as.
     let items = page
@@ -229,10 +338,9 @@ async fn local_page(
         })
         .collect::<Result<Vec<Row>, String>>()?;
     Ok(FederationListResponse {
-        items,
         next_cursor: page.next_cursor,
-        partial: false,
         truncated: page.truncated,
+        ..FederationListResponse::complete(items)
     })
 }
 
@@ -298,20 +406,46 @@ pub(crate) async fn query(
 }
 
 /// A failed query, with the peer's answer in the details when a peer failed.
+///
+/// A peer's refusal (403) and its verdict on our request (400, 404) are the
+/// user's answer too; a peer that could not be reached, timed out or failed
+/// is `unavailable`.
 fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
+    let peer = e.peer_error.as_ref();
     let code = match e.code {
-        QuerySourceErrorCode::InvalidSource => ErrorCode::InvalidRequest,
+        QuerySourceErrorCode::InvalidSource | QuerySourceErrorCode::InvalidRequest => {
+            ErrorCode::InvalidRequest
+        }
         QuerySourceErrorCode::PeerNotFound => ErrorCode::NotFound,
-        QuerySourceErrorCode::PeerFailed => ErrorCode::Unavailable,
+        QuerySourceErrorCode::PeerFailed => match peer.map(|p| p.code) {
+            Some(ClientErrorCode::Forbidden) => ErrorCode::Forbidden,
+            Some(ClientErrorCode::InvalidRequest) => ErrorCode::InvalidRequest,
+            Some(ClientErrorCode::NotFound) => ErrorCode::NotFound,
+            _ => ErrorCode::Unavailable,
+        },
         QuerySourceErrorCode::LocalFailed | QuerySourceErrorCode::DirectoryFailed => {
             ErrorCode::Internal
         }
     };
-    let error = ApiError::new(code, e.message.clone());
-    match &e.peer_error {
-        Some(peer) => error.with_details(serde_json::json!({
-            "peer": peer.peer, "peerCode": peer.code, "peerStatus": peer.status,
-        })),
+    let refusal = peer
+        .and_then(|p| p.envelope.as_deref())
+        .and_then(FederationRefusal::from_envelope);
+    // A refusal's message already names the peer and says what to do.
+    let message = match (refusal, peer) {
+        (Some(_), Some(p)) => p.message.clone(),
+        _ => e.message.clone(),
+    };
+    let error = ApiError::new(code, message);
+    match peer {
+        Some(peer) => {
+            let mut details = serde_json::json!({
+                "peer": peer.peer, "peerCode": peer.code, "peerStatus": peer.status,
+            });
+            if let Some(refusal) = refusal {
+                details["refusal"] = serde_json::json!(refusal);
+            }
+            error.with_details(details)
+        }
         None => error,
     }
 }

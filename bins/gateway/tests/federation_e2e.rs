@@ -1,7 +1,9 @@
 //! Two (and three) real gateway processes federated through real enrollment
 //! and real mTLS: onboarding (AC-1), reading within the scope (AC-2), no
 //! reading of users without a grant (AC-3), revocation on the very next
-//! request (AC-4), and `source=all` with a peer down.
+//! request, said as such and recorded as a refused peer (AC-4), enrolling
+//! again, garbage cursors, and `source=all` naming each peer that did not
+//! answer and why.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -246,6 +248,20 @@ async fn scenario(db_b: Option<&str>, db_a: Option<&str>, db_c: Option<&str>) {
         ]
     );
     assert!(v.get("_partial").is_none());
+    assert!(v.get("_partialDetails").is_none());
+
+    // A garbage cursor is the caller's mistake, named, on either path.
+    for source in ["local", "federated:work"] {
+        let (status, v) = me_a
+            .get(&format!(
+                "/api/v1/query/tasks?source={source}&cursor=not-a-cursor"
+            ))
+            .await;
+        assert_eq!(status, 400, "{source}: {v}");
+        assert_eq!(v["error"]["code"], "invalid_request", "{source}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("cursor"), "{source}: {v}");
+    }
     let (_, caps) = a_admin
         .get(&format!(
             "/api/admin/v1/federation/peers/{}/capabilities",
@@ -280,7 +296,7 @@ async fn scenario(db_b: Option<&str>, db_a: Option<&str>, db_c: Option<&str>) {
     assert!(titles.contains(&"alice personal task".to_owned()));
     assert!(!titles.iter().any(|t| t.contains("bob")));
 
-    // AC-4: B revokes; A's very next request fails clearly.
+    // AC-4: B revokes; A's very next request says who refused and why.
     b_admin
         .post(
             &format!("/api/admin/v1/federation/grants/{grant_id}/revoke"),
@@ -288,28 +304,84 @@ async fn scenario(db_b: Option<&str>, db_a: Option<&str>, db_c: Option<&str>) {
         )
         .await;
     let (status, v) = me_a.get("/api/v1/query/tasks?source=federated:work").await;
-    assert_eq!(status, 503, "{v}");
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(v["error"]["code"], "forbidden", "{v}");
     assert!(
         v["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("Federation access denied"),
+            .starts_with("the grant for peer work was revoked;"),
         "{v}"
     );
-    assert_eq!(v["error"]["details"]["peerStatus"], 403);
-    // ... and `all` degrades to partial, keeping A's rows.
+    assert_eq!(v["error"]["details"]["refusal"], "grant_revoked", "{v}");
+    assert_eq!(v["error"]["details"]["peerStatus"], 403, "{v}");
+    // A records the peer as refused, with why.
+    let (_, peers) = a_admin.get("/api/admin/v1/federation/peers").await;
+    let work = &peers.as_array().unwrap()[0];
+    assert_eq!(
+        (&work["state"], &work["refusal"]),
+        (&json!("refused"), &json!("grant_revoked")),
+        "{peers}"
+    );
+    // ... the next request answers from that record, the same way ...
+    let (status, v) = me_a.get("/api/v1/query/tasks?source=federated:work").await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(v["error"]["details"]["refusal"], "grant_revoked", "{v}");
+    // ... and `all` keeps A's rows and names work, and why.
     let (_, v) = me_a.get("/api/v1/query/tasks?source=all").await;
     assert_eq!(
         ids_and_sources(&v),
         vec![("home task".to_owned(), "local".to_owned())]
     );
     assert_eq!(v["_partial"], true);
+    let missing = v["_partialDetails"].as_array().unwrap();
+    assert_eq!(missing.len(), 1, "{v}");
+    assert_eq!(missing[0]["source"], "work");
+    assert_eq!(missing[0]["code"], "FORBIDDEN");
+    assert!(
+        missing[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("the grant for peer work was revoked"),
+        "{v}"
+    );
+
+    // B grants again; enrolling under the same name replaces the refused peer.
+    let again = b_admin
+        .post(
+            "/api/admin/v1/federation/grants",
+            json!({"peer": "home", "user_id": "alice", "scope": scope}),
+        )
+        .await;
+    let renewed = a_admin
+        .post(
+            "/api/admin/v1/federation/peers/enroll",
+            json!({"url": b.federation_url, "code": again["enrollment_code"], "name": "work", "user_id": "me"}),
+        )
+        .await;
+    assert_eq!(renewed["peer"]["state"], "active");
+    let (_, peers) = a_admin.get("/api/admin/v1/federation/peers").await;
+    assert_eq!(peers.as_array().unwrap().len(), 1, "{peers}");
+    let (status, v) = me_a.get("/api/v1/query/tasks?source=federated:work").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        ids_and_sources(&v),
+        vec![("alice personal task".to_owned(), "work".to_owned())]
+    );
 
     // B stopped: C's `all` still answers with its local rows and `_partial`.
     assert!(b.terminate().success());
     let (status, v) = c_user.get("/api/v1/query/tasks?source=all").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["_partial"], true);
+    let missing = &v["_partialDetails"][0];
+    assert_eq!(
+        (&missing["source"], &missing["code"]),
+        (&json!("work"), &json!("NETWORK")),
+        "{v}"
+    );
+    assert!(missing.get("status").is_none(), "work never answered: {v}");
+    assert!(!missing["message"].as_str().unwrap().is_empty(), "{v}");
     let (status, v) = c_user
         .get("/api/v1/query/tasks?source=federated:work")
         .await;

@@ -130,6 +130,7 @@ async fn seed(db: &DatabaseConnection, active_serial: &str, revoked_serial: &str
             client_key_pem: None,
             ca_pem: None,
             local_user_id: None,
+            refusal: None,
             created_at: at(0),
             updated_at: at(0),
         });
@@ -315,7 +316,7 @@ async fn scenario(database_url: Option<String>) {
         env.error.message
     );
 
-    // Revoked grant: 403, the exact message.
+    // Revoked grant, presented by its own certificate: 403 saying why.
     let err = client(&gw, &ca_pem, &revoked)
         .list("tasks", &FederationListRequest::default())
         .await
@@ -327,8 +328,21 @@ async fn scenario(database_url: Option<String>) {
     let env = err.envelope.unwrap();
     assert_eq!(
         (env.error.code.as_str(), env.error.message.as_str()),
-        ("forbidden", "Federation access denied")
+        (
+            "forbidden",
+            "Federation access denied: the grant was revoked"
+        )
     );
+    assert_eq!(env.error.details, Some(json!({"refusal": "grant_revoked"})));
+    // The same revoked grant with any other certificate of our CA: the bare
+    // refusal, nothing about the grant.
+    let err = client(&gw, &ca_pem, &pki.client("grant-revoked", "S"))
+        .list("tasks", &FederationListRequest::default())
+        .await
+        .unwrap_err();
+    let env = err.envelope.unwrap();
+    assert_eq!(env.error.message, "Federation access denied");
+    assert_eq!(env.error.details, None);
 
     // A grant that does not exist, and a valid grant presented with another
     // certificate (serial mismatch): the same 403.
@@ -440,16 +454,18 @@ async fn scenario(database_url: Option<String>) {
     }
     let got = c.get("tasks", "t1").await.unwrap();
     assert_eq!(got.item["title"], "Task t1");
-    let err = c.get("tasks", "x0").await.unwrap_err();
+    // Another user's task answers exactly like one that does not exist.
+    let unknown = c.get("tasks", "nope").await.unwrap_err();
     assert_eq!(
-        (err.code, err.status),
-        (ClientErrorCode::Forbidden, Some(403))
-    );
-    let err = c.get("tasks", "nope").await.unwrap_err();
-    assert_eq!(
-        (err.code, err.status),
+        (unknown.code, unknown.status),
         (ClientErrorCode::NotFound, Some(404))
     );
+    let other = c.get("tasks", "x0").await.unwrap_err();
+    assert_eq!(
+        (other.code, other.status, other.message.as_str()),
+        (unknown.code, unknown.status, unknown.message.as_str())
+    );
+    assert_eq!(other.envelope, unknown.envelope);
 
     walk_federation_routes(&gw, &ca_pem, &active).await;
 

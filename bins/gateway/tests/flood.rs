@@ -276,6 +276,7 @@ async fn granted_peer(gw: &Gateway) -> PeerClient {
         client_key_pem: None,
         ca_pem: None,
         local_user_id: None,
+        refusal: None,
         created_at: now,
         updated_at: now,
     }

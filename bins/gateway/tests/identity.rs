@@ -205,6 +205,7 @@ async fn seed_grant(store: &Store, grant: &str, status: &str) {
         client_key_pem: Set(None),
         ca_pem: Set(None),
         local_user_id: Set(None),
+        refusal: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -21,7 +21,29 @@ fn the_quickstart_works_as_written() {
     );
     // The JSON form carries the same tag.
     assert!(stdout.contains("\"_source\": \"work\""), "{stdout}");
-    // Step 5: after revocation the next request is refused.
-    assert!(stderr.contains("Federation access denied"), "{stderr}");
+    // Step 5: `grants -q` gave the grant id to revoke; after revocation the
+    // next request is refused, saying who and why.
+    assert!(
+        stderr.contains("the grant for peer work was revoked"),
+        "{stderr}"
+    );
     assert!(stdout.contains("refused, as it should be"), "{stdout}");
+    // `all` names the peer that did not answer, and why.
+    assert!(
+        stderr.contains("partial: 1 peer(s) did not answer"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l
+            .trim_start()
+            .starts_with("work: FORBIDDEN: the grant for peer work was revoked")),
+        "{stderr}"
+    );
+    // Home shows work as refused, and why.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("work") && l.contains("refused (grant_revoked)")),
+        "{stdout}"
+    );
 }

@@ -7,7 +7,8 @@
 //!
 //! [`QuerySourceRouter`] answers `local`, `all` and `federated:<host>` queries:
 //! it picks peers, fans out concurrently, tolerates a failing peer with
-//! `_partial`, and tags every row with its `_source`.
+//! `_partial` and names it, with why, in `_partialDetails`, and tags every
+//! row with its `_source`.
 //!
 //! ```no_run
 //! use mosaic_federation_client::{PeerClient, PeerClientConfig};
@@ -42,6 +43,6 @@ mod source;
 pub use client::{PeerClient, PeerClientConfig, Row, ensure_crypto_provider};
 pub use error::{ClientErrorCode, FederationClientError};
 pub use source::{
-    LocalLister, OutboundPeer, PeerDirectory, QuerySource, QuerySourceError, QuerySourceErrorCode,
-    QuerySourceRouter, RemoteLister, find_peer_by_host,
+    LocalLister, LocalQueryError, OutboundPeer, PeerDirectory, QuerySource, QuerySourceError,
+    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, find_peer_by_host,
 };

@@ -1,5 +1,9 @@
-//! The query source: `local`, `all` (fan out to every active outbound peer) or
+//! The query source: `local`, `all` (fan out to every outbound peer) or
 //! `federated:<host>` (one peer).
+//!
+//! `all` answers with what it could read: a peer that fails does not fail the
+//! query, but sets `_partial` and is named in `_partialDetails` with what
+//! went wrong, so nobody has to read a log to learn which peer is missing.
 //!
 //! The router is generic over where peers come from ([`PeerDirectory`]) and
 //! how a peer is asked ([`RemoteLister`]), so the same code serves the gateway
@@ -8,7 +12,9 @@
 use crate::client::Row;
 use crate::error::FederationClientError;
 use futures_util::future::{join, join_all};
-use mosaic_types::{FederationListRequest, FederationListResponse, SOURCE_LOCAL, tag_object};
+use mosaic_types::{
+    FederationListRequest, FederationListResponse, SOURCE_LOCAL, UnansweredSource, tag_object,
+};
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
@@ -19,7 +25,7 @@ use url::Url;
 pub enum QuerySource {
     /// This gateway only.
     Local,
-    /// This gateway and every active outbound peer.
+    /// This gateway and every outbound peer.
     All,
     /// One peer, named by common name or endpoint host (`host` or `host:port`).
     Federated(String),
@@ -41,6 +47,9 @@ impl fmt::Display for QuerySource {
 pub enum QuerySourceErrorCode {
     /// Not `local`, `all` or `federated:<host>`.
     InvalidSource,
+    /// The local query refused the request (a cursor this gateway did not
+    /// issue, …).
+    InvalidRequest,
     /// No active outbound peer matches the host.
     PeerNotFound,
     /// The local query failed (there is no safe fallback for it).
@@ -103,7 +112,7 @@ impl FromStr for QuerySource {
     }
 }
 
-/// A peer we can query: active, with an endpoint and a client key.
+/// A peer a query names: one with an endpoint and a client key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundPeer {
     /// Its id.
@@ -114,12 +123,14 @@ pub struct OutboundPeer {
     pub endpoint_url: String,
 }
 
-/// Where the active outbound peers come from.
+/// Where the outbound peers come from.
 pub trait PeerDirectory {
-    /// Active peers with an endpoint and a client key, ordered by common name.
-    fn active_outbound_peers(
-        &self,
-    ) -> impl Future<Output = Result<Vec<OutboundPeer>, String>> + Send;
+    /// The peers a query names, with an endpoint and a client key. Usually
+    /// the active ones; a directory may add peers it wants reported rather
+    /// than left out (the gateway adds peers that refused our grant, whose
+    /// lister answers with that refusal without asking them). When two share
+    /// a name, the one listed first is the one `federated:<name>` asks.
+    fn outbound_peers(&self) -> impl Future<Output = Result<Vec<OutboundPeer>, String>> + Send;
 }
 
 /// How one peer is asked for a page.
@@ -133,19 +144,51 @@ pub trait RemoteLister {
     ) -> impl Future<Output = Result<FederationListResponse<Row>, FederationClientError>> + Send;
 }
 
+/// Why the local half of a query failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocalQueryError {
+    /// The request is at fault; the message names the part (e.g. a cursor
+    /// this gateway did not issue).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The query itself failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for LocalQueryError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
+
 /// The local half of a query: produces this gateway's page.
 pub trait LocalLister {
     /// This gateway's rows (untagged).
-    fn list(self) -> impl Future<Output = Result<FederationListResponse<Row>, String>> + Send;
+    fn list(
+        self,
+    ) -> impl Future<Output = Result<FederationListResponse<Row>, LocalQueryError>> + Send;
 }
 
 impl<F, Fut> LocalLister for F
 where
     F: FnOnce() -> Fut + Send,
-    Fut: Future<Output = Result<FederationListResponse<Row>, String>> + Send,
+    Fut: Future<Output = Result<FederationListResponse<Row>, LocalQueryError>> + Send,
 {
-    fn list(self) -> impl Future<Output = Result<FederationListResponse<Row>, String>> + Send {
+    fn list(
+        self,
+    ) -> impl Future<Output = Result<FederationListResponse<Row>, LocalQueryError>> + Send {
         self()
+    }
+}
+
+/// How a failed peer is named in `_partialDetails`.
+fn unanswered(peer: &OutboundPeer, e: &FederationClientError) -> UnansweredSource {
+    UnansweredSource {
+        source: peer.common_name.clone(),
+        code: e.code.to_string(),
+        status: e.status,
+        message: e.message.clone(),
     }
 }
 
@@ -206,8 +249,9 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
 
     /// Lists `resource` from `source`. `local` runs only the local half; a
     /// `federated:` source asks one peer (its errors are returned); `all` asks
-    /// everyone at once, returns whatever succeeded with `_partial` when a peer
-    /// failed, and never returns a cursor (one cursor cannot span sources).
+    /// everyone at once, returns whatever succeeded with `_partial` and, for
+    /// each peer that failed, an entry in `_partialDetails` naming it and
+    /// why; it never returns a cursor (one cursor cannot span sources).
     pub async fn list(
         &self,
         source: &QuerySource,
@@ -216,12 +260,15 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
         local: impl LocalLister,
     ) -> Result<FederationListResponse<Row>, QuerySourceError> {
         let name = source.to_string();
-        let local_failed = |e: String| {
-            QuerySourceError::new(
+        let local_failed = |e: LocalQueryError| match e {
+            LocalQueryError::InvalidRequest(message) => {
+                QuerySourceError::new(QuerySourceErrorCode::InvalidRequest, &name, message)
+            }
+            LocalQueryError::Failed(message) => QuerySourceError::new(
                 QuerySourceErrorCode::LocalFailed,
                 &name,
-                format!("local query failed: {e}"),
-            )
+                format!("local query failed: {message}"),
+            ),
         };
         match source {
             QuerySource::Local => Ok(tag(local.list().await.map_err(local_failed)?, SOURCE_LOCAL)),
@@ -254,13 +301,13 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
                 // Local first, then each peer in order, all in flight together.
                 let remotes = peers.iter().map(|peer| async move {
                     match self.remote.list(peer, resource, request).await {
-                        Ok(page) => Some(tag(page, &peer.common_name)),
+                        Ok(page) => Ok(tag(page, &peer.common_name)),
                         Err(e) => {
                             tracing::warn!(
                                 peer = %peer.common_name, id = %peer.id, error = %e,
                                 "federated query failed; returning a partial all-source response"
                             );
-                            None
+                            Err(unanswered(peer, &e))
                         }
                     }
                 });
@@ -271,8 +318,11 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
                 let mut pages = vec![local];
                 for page in remote {
                     match page {
-                        Some(page) => pages.push(page),
-                        None => out.partial = true,
+                        Ok(page) => pages.push(page),
+                        Err(missing) => {
+                            out.partial = true;
+                            out.partial_details.push(missing);
+                        }
                     }
                 }
                 for page in pages {
@@ -286,13 +336,14 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
     }
 
     async fn peers(&self, name: &str) -> Result<Vec<OutboundPeer>, QuerySourceError> {
-        let mut peers = self.directory.active_outbound_peers().await.map_err(|e| {
+        let mut peers = self.directory.outbound_peers().await.map_err(|e| {
             QuerySourceError::new(
                 QuerySourceErrorCode::DirectoryFailed,
                 name,
                 format!("cannot read peers: {e}"),
             )
         })?;
+        // Stable: peers sharing a name keep the directory's order.
         peers.sort_by(|a, b| a.common_name.cmp(&b.common_name));
         Ok(peers)
     }

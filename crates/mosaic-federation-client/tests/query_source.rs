@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use mosaic_federation_client::{
-    ClientErrorCode, FederationClientError, OutboundPeer, PeerDirectory, QuerySource,
-    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row, find_peer_by_host,
+    ClientErrorCode, FederationClientError, LocalQueryError, OutboundPeer, PeerDirectory,
+    QuerySource, QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row, find_peer_by_host,
 };
 use mosaic_types::{FederationListRequest, FederationListResponse};
 use serde_json::{Value, json};
@@ -28,7 +28,7 @@ fn peers() -> Vec<OutboundPeer> {
 
 struct Dir(Vec<OutboundPeer>);
 impl PeerDirectory for Dir {
-    async fn active_outbound_peers(&self) -> Result<Vec<OutboundPeer>, String> {
+    async fn outbound_peers(&self) -> Result<Vec<OutboundPeer>, String> {
         Ok(self.0.clone())
     }
 }
@@ -65,7 +65,7 @@ impl RemoteLister for Fake {
                 code,
                 message: "connection refused".into(),
                 peer: peer.common_name.clone(),
-                status: None,
+                status: (code == ClientErrorCode::Forbidden).then_some(403),
                 envelope: None,
                 retry_after: None,
             }),
@@ -101,7 +101,10 @@ fn sources(resp: &FederationListResponse<Row>) -> Vec<(String, String)> {
 }
 
 type LocalFuture = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<FederationListResponse<Row>, String>> + Send>,
+    Box<
+        dyn std::future::Future<Output = Result<FederationListResponse<Row>, LocalQueryError>>
+            + Send,
+    >,
 >;
 
 fn local_ok(
@@ -240,12 +243,14 @@ async fn all_never_returns_a_cursor() {
 }
 
 #[tokio::test]
-async fn all_tolerates_a_failing_peer() {
+async fn all_tolerates_failing_peers_and_names_each_with_why() {
     let mut fake = Fake::default();
     fake.answers.insert("id-a".into(), Ok(page(&["remote-a"])));
     fake.answers
         .insert("id-b".into(), Err(ClientErrorCode::Network));
-    let router = QuerySourceRouter::new(Dir(peers()[..2].to_vec()), fake.clone());
+    fake.answers
+        .insert("id-l".into(), Err(ClientErrorCode::Forbidden));
+    let router = QuerySourceRouter::new(Dir(peers()), fake.clone());
     let resp = router
         .list(
             &QuerySource::All,
@@ -261,7 +266,10 @@ async fn all_tolerates_a_failing_peer() {
         json!({"items": [
             {"id": "local-1", "title": "T local-1", "_source": "local"},
             {"id": "remote-a", "title": "T remote-a", "_source": "peer-a"}
-        ], "_partial": true})
+        ], "_partial": true, "_partialDetails": [
+            {"source": "peer-b", "code": "NETWORK", "message": "connection refused"},
+            {"source": "peer-localhost", "code": "FORBIDDEN", "status": 403, "message": "connection refused"}
+        ]})
     );
 }
 
@@ -319,8 +327,9 @@ async fn a_single_peer_failure_is_returned_and_local_failure_fails_all() {
     assert_eq!(err.code, QuerySourceErrorCode::PeerFailed);
     assert_eq!(err.peer_error.unwrap().code, ClientErrorCode::Forbidden);
 
-    let failing_local =
-        || async { Err::<FederationListResponse<Row>, String>("disk on fire".into()) };
+    let failing_local = || async {
+        Err::<FederationListResponse<Row>, _>(LocalQueryError::Failed("disk on fire".into()))
+    };
     let err = router
         .list(
             &QuerySource::All,
@@ -331,6 +340,28 @@ async fn a_single_peer_failure_is_returned_and_local_failure_fails_all() {
         .await
         .unwrap_err();
     assert_eq!(err.code, QuerySourceErrorCode::LocalFailed);
+    assert_eq!(err.message, "local query failed: disk on fire");
+
+    // A request the local half refuses is the caller's fault, said as such.
+    let bad_cursor = || async {
+        Err::<FederationListResponse<Row>, _>(LocalQueryError::InvalidRequest(
+            "cursor: `zzz` is not a cursor this gateway issued".into(),
+        ))
+    };
+    let err = router
+        .list(
+            &QuerySource::Local,
+            "tasks",
+            &FederationListRequest::default(),
+            bad_cursor,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, QuerySourceErrorCode::InvalidRequest);
+    assert_eq!(
+        err.message,
+        "cursor: `zzz` is not a cursor this gateway issued"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use mosaic_types::{
     ErrorCode, ErrorEnvelope, FEDERATION_VERBS, FederationCapabilitiesResponse,
     FederationGetResponse, FederationListResponse, SOURCE_LOCAL, Sourced, tag_with_source,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A verb's failure: the error envelope (code, message, details). Which HTTP
 /// status it travels with is the edge's business (`ErrorCode::http_status`).
@@ -148,10 +148,9 @@ pub async fn list(
         e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_)) => VerbError::internal(&e),
     })?;
     Ok(FederationListResponse {
-        items: tag_with_source(page.items, SOURCE_LOCAL),
         next_cursor: page.next_cursor,
-        partial: false,
         truncated: page.truncated,
+        ..FederationListResponse::complete(tag_with_source(page.items, SOURCE_LOCAL))
     })
 }
 
@@ -178,22 +177,26 @@ pub async fn get(
     let filter = evaluate(&input, &queries)
         .await
         .map_err(|d| from_deny(&d))?;
+    // A row outside the filter answers exactly like a row that does not
+    // exist, so a peer cannot learn which ids exist beyond its grant.
+    let not_found = || {
+        VerbError::new(
+            ErrorCode::NotFound,
+            "Requested federation resource was not found",
+        )
+    };
     match queries.get(&filter, id).await {
         Ok(GetOutcome::Found(item)) => Ok(FederationGetResponse {
             item: Sourced::new(*item, SOURCE_LOCAL),
         }),
-        Ok(GetOutcome::NotFound) => Err(VerbError::new(
-            ErrorCode::NotFound,
-            "Requested federation resource was not found",
-        )),
-        Ok(GetOutcome::Denied(reason)) => Err(VerbError::new(ErrorCode::ScopeViolation, reason)
-            .with_details(json!({
-                "resource": resource,
-                "id": id,
-                "grantId": context.grant_id,
-                "peerId": context.peer_id,
-                "subjectUserId": context.subject_user_id,
-            }))),
+        Ok(GetOutcome::NotFound) => Err(not_found()),
+        Ok(GetOutcome::Denied(reason)) => {
+            tracing::debug!(
+                grant = %context.grant_id, %resource, %id, %reason,
+                "federated get outside the grant answered as not found"
+            );
+            Err(not_found())
+        }
         Err(QueryError::InvalidCursor(_)) => Err(VerbError::new(
             ErrorCode::InvalidRequest,
             "Federation list cursor is invalid",
@@ -207,6 +210,7 @@ pub async fn get(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn limits_parse_as_the_wire_allows() {

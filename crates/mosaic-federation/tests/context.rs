@@ -6,9 +6,10 @@ mod fixture;
 use chrono::{Duration, Utc};
 use fixture::{Fx, at};
 use mosaic_federation::context::{ContextError, PresentedClaims, resolve};
-use mosaic_store::entity::{federation_grants, federation_peers};
+use mosaic_store::entity::{federation_grants, federation_peers, instance_identity};
 use mosaic_store::sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel};
 use mosaic_store::testing::all_backends;
+use mosaic_types::{FederationRefusal, InstanceId};
 use serde_json::json;
 
 const SERIAL: &str = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
@@ -33,6 +34,7 @@ async fn peer(
         client_key_pem: None,
         ca_pem: None,
         local_user_id: None,
+        refusal: None,
         created_at: at(0),
         updated_at: at(0),
     }
@@ -72,7 +74,32 @@ fn claims(grant: &str, subject: &str, serial: &str) -> PresentedClaims {
         grant_id: grant.parse().unwrap(),
         subject_user_id: subject.parse().unwrap(),
         serial_hex: serial.into(),
+        peer_id: None,
+        instance_id: None,
     }
+}
+
+fn with_ids(mut c: PresentedClaims, peer: Option<&str>, instance: Option<&str>) -> PresentedClaims {
+    c.peer_id = peer.map(|p| p.parse().unwrap());
+    c.instance_id = instance.map(|i| InstanceId::new(i).unwrap());
+    c
+}
+
+async fn instance(db: &DatabaseConnection, id: &str) {
+    instance_identity::Model {
+        id: id.into(),
+        name: "gw".into(),
+        url: None,
+        signing_public_key: String::new(),
+        signing_private_key_sealed: String::new(),
+        capabilities: json!({}),
+        created_at: at(0),
+        updated_at: at(0),
+    }
+    .into_active_model()
+    .insert(db)
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -130,29 +157,107 @@ async fn every_refusal_and_the_one_acceptance() {
             .await
             .unwrap();
 
+        // (claims, what our log says, what the peer is told).
         let refused = [
-            (claims("g-missing", "S", SERIAL), "does not exist"),
-            (claims("g-revoked", "S", SERIAL), "is revoked"),
-            (claims("g-expired", "S", SERIAL), "has expired"),
+            (claims("g-missing", "S", SERIAL), "does not exist", None),
+            (
+                claims("g-revoked", "S", SERIAL),
+                "is revoked",
+                Some(FederationRefusal::GrantRevoked),
+            ),
+            (
+                claims("g-expired", "S", SERIAL),
+                "has expired",
+                Some(FederationRefusal::GrantExpired),
+            ),
             (
                 claims("g-active", "O", SERIAL),
                 "does not match grant subject",
+                None,
             ),
-            (claims("g-suspended", "S", "AA"), "is suspended"),
-            (claims("g-odd", "S", SERIAL), "is ACTIVE"),
-            (claims("g-odd-peer", "S", "CC"), "peer p-odd is Active"),
-            (claims("g-old-cert", "S", "BB"), "certificate has expired"),
+            (
+                claims("g-suspended", "S", "AA"),
+                "is suspended",
+                Some(FederationRefusal::PeerSuspended),
+            ),
+            (claims("g-odd", "S", SERIAL), "is ACTIVE", None),
+            (
+                claims("g-odd-peer", "S", "CC"),
+                "peer p-odd is Active",
+                None,
+            ),
+            (
+                claims("g-old-cert", "S", "BB"),
+                "certificate has expired",
+                Some(FederationRefusal::CertificateExpired),
+            ),
             (
                 claims("g-active", "S", &format!("{SERIAL}ABCDEF01")),
                 "serial",
+                None,
             ),
-            (claims("g-longer", "S", SERIAL), "serial"),
-            (claims("g-active", "S", &SERIAL[..30]), "serial"),
+            (claims("g-longer", "S", SERIAL), "serial", None),
+            (claims("g-active", "S", &SERIAL[..30]), "serial", None),
+            // The sign is part of the serial.
+            (
+                claims("g-active", "S", &format!("-{SERIAL}")),
+                "serial",
+                None,
+            ),
+            // A revoked grant presented with another certificate: nothing
+            // about the grant is disclosed.
+            (claims("g-revoked", "S", "0A"), "serial", None),
         ];
-        for (c, needle) in refused {
+        for (c, needle, told) in refused {
             let err = resolve(conn, &c).await.unwrap_err();
             assert!(!matches!(err, ContextError::Db(_)));
             assert!(err.to_string().contains(needle), "{c:?}: {err}");
+            assert_eq!(err.refusal(), told, "{c:?}: {err}");
+        }
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn peer_and_instance_ids_are_cross_checked_when_present() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        Fx(conn).user("S").await;
+        peer(conn, "p-active", "peer-a", SERIAL, "active", 1).await;
+        peer(conn, "p-other", "peer-b", "0B", "active", 1).await;
+        grant(conn, "g-active", "p-active", "active", None).await;
+        let base = || claims("g-active", "S", SERIAL);
+
+        // Absent, they are not required; a certificate naming an instance
+        // is refused while this gateway has recorded none.
+        resolve(conn, &with_ids(base(), Some("p-active"), None))
+            .await
+            .unwrap();
+        let err = resolve(conn, &with_ids(base(), None, Some("inst-b")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ContextError::InstanceIdMismatch { .. }),
+            "{err}"
+        );
+
+        instance(conn, "inst-b").await;
+        resolve(conn, &with_ids(base(), Some("p-active"), Some("inst-b")))
+            .await
+            .unwrap();
+        for (c, needle) in [
+            (
+                with_ids(base(), Some("p-other"), Some("inst-b")),
+                "certificate peer id p-other does not match grant peer p-active",
+            ),
+            (
+                with_ids(base(), Some("p-active"), Some("inst-a")),
+                "certificate instance id inst-a does not name this gateway (inst-b)",
+            ),
+        ] {
+            let err = resolve(conn, &c).await.unwrap_err();
+            assert_eq!(err.to_string(), needle);
+            assert_eq!(err.refusal(), None, "a mismatch discloses nothing");
         }
         db.cleanup().await;
     }

@@ -234,13 +234,15 @@ async fn get_outcomes() {
             "Requested federation resource was not found"
         );
 
+        // Another user's task exists, but answers exactly like an id that
+        // does not: the peer learns nothing about which ids exist.
+        let unknown = e.envelope.clone();
         let e = verbs::get(conn, Some(&c), "tasks", "x0").await.unwrap_err();
-        assert_eq!(e.code(), ErrorCode::ScopeViolation);
-        assert_eq!(
-            e.envelope.error.message,
-            "Task is outside the federated scope"
-        );
-        assert_eq!(e.envelope.error.details.as_ref().unwrap()["id"], "x0");
+        assert_eq!(e.envelope, unknown);
+        for (resource, id) in [("notes", "note-o"), ("notes", "no-such-note")] {
+            let e = verbs::get(conn, Some(&c), resource, id).await.unwrap_err();
+            assert_eq!(e.envelope, unknown, "{resource}/{id}");
+        }
 
         let e = verbs::get(conn, Some(&c), "tasks", " ").await.unwrap_err();
         assert_eq!(
@@ -311,6 +313,7 @@ async fn stored_grant_context(db: &DatabaseConnection, scope: Value) -> Federati
         client_key_pem: None,
         ca_pem: None,
         local_user_id: None,
+        refusal: None,
         created_at: at(0),
         updated_at: at(0),
     }
@@ -338,6 +341,8 @@ async fn stored_grant_context(db: &DatabaseConnection, scope: Value) -> Federati
         grant_id: "grant-broken".parse().unwrap(),
         subject_user_id: "S".parse().unwrap(),
         serial_hex: "0A1B".into(),
+        peer_id: None,
+        instance_id: None,
     };
     resolve(db, &claims).await.unwrap()
 }

@@ -5,7 +5,7 @@ use crate::error::GrantsError;
 use chrono::{DateTime, Utc};
 use mosaic_identity::enrollment::IssuedToken;
 use mosaic_store::entity::{federation_grants, federation_peers};
-use mosaic_types::{GrantId, GrantStatus, IdError, PeerId, PeerState, UserId};
+use mosaic_types::{FederationRefusal, GrantId, GrantStatus, IdError, PeerId, PeerState, UserId};
 use serde_json::Value;
 use std::fmt;
 
@@ -54,6 +54,9 @@ pub struct Peer {
     pub display_name: String,
     /// Where it is in its life.
     pub state: PeerState,
+    /// Why it is [`PeerState::Refused`]: what it answered when it refused
+    /// our grant. `None` in every other state.
+    pub refusal: Option<FederationRefusal>,
     /// Which way it reads.
     pub direction: PeerDirection,
     /// Outbound: its federation address.
@@ -86,6 +89,8 @@ pub struct OutboundPeer {
     pub common_name: String,
     /// Where it is in its life.
     pub state: PeerState,
+    /// Why it is [`PeerState::Refused`], when it is.
+    pub refusal: Option<FederationRefusal>,
     /// Its federation address, `https://host:port`.
     pub endpoint_url: String,
     /// The local user whose queries may use it.
@@ -107,6 +112,7 @@ impl fmt::Debug for OutboundPeer {
             .field("id", &self.id)
             .field("common_name", &self.common_name)
             .field("state", &self.state)
+            .field("refusal", &self.refusal)
             .field("endpoint_url", &self.endpoint_url)
             .field("local_user_id", &self.local_user_id)
             .field("updated_at", &self.updated_at)
@@ -241,6 +247,15 @@ pub(crate) fn parse_state(row: &federation_peers::Model) -> Result<PeerState, Gr
     row.state.parse().map_err(|e| corrupt(PEERS, &row.id, e))
 }
 
+pub(crate) fn parse_refusal(
+    row: &federation_peers::Model,
+) -> Result<Option<FederationRefusal>, GrantsError> {
+    row.refusal
+        .as_deref()
+        .map(|r| r.parse().map_err(|e| corrupt(PEERS, &row.id, e)))
+        .transpose()
+}
+
 fn local_user(row: &federation_peers::Model) -> Result<Option<UserId>, GrantsError> {
     row.local_user_id
         .as_deref()
@@ -254,6 +269,7 @@ impl TryFrom<federation_peers::Model> for Peer {
         Ok(Self {
             id: stored_id(PEERS, &row.id, &row.id)?,
             state: parse_state(&row)?,
+            refusal: parse_refusal(&row)?,
             direction: direction(&row),
             local_user_id: local_user(&row)?,
             common_name: row.common_name,
@@ -272,6 +288,7 @@ impl OutboundPeer {
     pub(crate) fn from_row(row: federation_peers::Model) -> Result<Option<Self>, GrantsError> {
         let id = stored_id(PEERS, &row.id, &row.id)?;
         let state = parse_state(&row)?;
+        let refusal = parse_refusal(&row)?;
         let local_user_id = local_user(&row)?;
         let (Some(endpoint_url), Some(sealed_client_key)) = (row.endpoint_url, row.client_key_pem)
         else {
@@ -281,6 +298,7 @@ impl OutboundPeer {
             id,
             common_name: row.common_name,
             state,
+            refusal,
             endpoint_url,
             local_user_id,
             cert_pem: row.cert_pem,

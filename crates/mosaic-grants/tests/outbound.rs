@@ -7,7 +7,7 @@ mod fixture;
 use fixture::{audit_rows, counts, new_grant, outbound, t0, user};
 use mosaic_grants::{Grants, OutboundEnrollment, PeerDirection};
 use mosaic_store::testing::all_backends;
-use mosaic_types::{ErrorCode, PeerState, UserId};
+use mosaic_types::{ErrorCode, FederationRefusal, PeerState, UserId};
 
 #[tokio::test]
 async fn an_enrollment_is_recorded_and_queried_by_its_user_only() {
@@ -186,6 +186,103 @@ async fn a_refused_enrollment_records_nothing() {
             err.to_string(),
             "peer: `gw-a` is inbound: we hold no grant from it"
         );
+        db.cleanup().await;
+    }
+}
+
+/// A peer that refuses our grant for good is recorded `refused`, with why,
+/// in one transaction with its audit row; queries still name it, and it is
+/// usable again once activated or replaced by a new enrollment.
+#[tokio::test]
+async fn a_refusal_is_recorded_once_and_lifted_by_activation_or_enrolling_again() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        user(conn, "me").await;
+        let grants = Grants::new(conn).acting_as("gateway");
+        let me = UserId::new("me").unwrap();
+        let work = grants
+            .record_outbound_enrollment(outbound("work", "me"), t0())
+            .await
+            .unwrap();
+
+        // A suspension there may be lifted: it marks nothing here.
+        let before = counts(conn).await;
+        let err = grants
+            .refuse_outbound_peer(&work.id, FederationRefusal::PeerSuspended, t0())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
+        assert!(err.to_string().starts_with("refusal: "), "{err}");
+        assert_eq!(counts(conn).await, before);
+
+        let refused = grants
+            .refuse_outbound_peer(&work.id, FederationRefusal::GrantRevoked, t0())
+            .await
+            .unwrap();
+        assert_eq!(
+            (refused.state, refused.refusal),
+            (PeerState::Refused, Some(FederationRefusal::GrantRevoked))
+        );
+        let audit = audit_rows(conn, "federation.peer.refused").await;
+        assert_eq!(audit.len(), 1);
+        assert_eq!(audit[0].actor, "gateway");
+        assert_eq!(
+            audit[0].details.as_ref().unwrap()["refusal"],
+            "grant_revoked"
+        );
+        // Concurrent queries see the same refusal: recorded once.
+        let again = grants
+            .refuse_outbound_peer(&work.id, FederationRefusal::GrantExpired, t0())
+            .await
+            .unwrap();
+        assert_eq!(again.refusal, Some(FederationRefusal::GrantRevoked));
+        assert_eq!(audit_rows(conn, "federation.peer.refused").await.len(), 1);
+
+        // Not usable, but still named by the user's queries.
+        assert!(grants.peers_a_user_may_query(&me).await.unwrap().is_empty());
+        let named = grants.peers_a_user_queries(&me).await.unwrap();
+        assert_eq!(named.len(), 1);
+        assert_eq!(named[0].state, PeerState::Refused);
+
+        // Activation lifts it and forgets the reason.
+        let active = grants.activate_peer(&work.id, t0()).await.unwrap();
+        assert_eq!((active.state, active.refusal), (PeerState::Active, None));
+
+        // Enrolling again under the same name replaces a refused peer.
+        grants
+            .refuse_outbound_peer(&work.id, FederationRefusal::GrantExpired, t0())
+            .await
+            .unwrap();
+        let renewed = grants
+            .record_outbound_enrollment(outbound("work", "me"), t0())
+            .await
+            .unwrap();
+        let peers = grants.list_peers().await.unwrap();
+        assert_eq!(peers.len(), 1, "{peers:?}");
+        assert_eq!(peers[0].id, renewed.id);
+        assert_eq!(peers[0].state, PeerState::Active);
+        let enrolls = audit_rows(conn, "federation.peer.enroll").await;
+        assert!(
+            enrolls
+                .iter()
+                .any(|a| a.details.as_ref().unwrap()["replaced"]
+                    == serde_json::json!([work.id.as_str()])),
+            "{enrolls:?}"
+        );
+        // An active peer of the same name is not replaced: names are not unique.
+        grants
+            .record_outbound_enrollment(outbound("work", "me"), t0())
+            .await
+            .unwrap();
+        assert_eq!(grants.list_peers().await.unwrap().len(), 2);
+
+        // Only a peer we read from can refuse us.
+        let inbound = grants.add_inbound_peer("gw-a", None, t0()).await.unwrap();
+        let err = grants
+            .refuse_outbound_peer(&inbound.id, FederationRefusal::GrantRevoked, t0())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidRequest);
         db.cleanup().await;
     }
 }

@@ -197,7 +197,7 @@ async fn a_corrupt_peer_state_is_an_error_naming_the_row() {
             assert_eq!(
                 err.to_string(),
                 format!(
-                    "stored federation_peers row `{}`: unknown peer state `Active` (expected one of pending, active, suspended, revoked)",
+                    "stored federation_peers row `{}`: unknown peer state `Active` (expected one of pending, active, suspended, revoked, refused)",
                     peer.id
                 )
             );
@@ -227,6 +227,7 @@ fn peer(state: PeerState) -> Peer {
         common_name: "p".into(),
         display_name: "p".into(),
         state,
+        refusal: None,
         direction: PeerDirection::Inbound,
         endpoint_url: None,
         local_user_id: None,
@@ -261,6 +262,7 @@ fn usability_table() {
         (PeerState::Active, true),
         (PeerState::Suspended, false),
         (PeerState::Revoked, false),
+        (PeerState::Refused, false),
     ];
     for (state, usable) in peers {
         assert_eq!(peer(state).is_usable(), usable, "{state}");

@@ -200,10 +200,23 @@ impl CertificateAuthority {
         validity: Validity,
     ) -> Result<IssuedCert, CaError> {
         let swaps = signer::swaps_for(oids.iter().copied());
-        let issuer = Issuer::from_ca_cert_der(&self.cert_der, OidSwap::new(&self.key, &swaps))
+        self.sign_with_swaps(params, public_key, &swaps, serial, validity)
+    }
+
+    /// Signs `params` for `public_key`, applying `swaps` to what is signed
+    /// and shipped.
+    fn sign_with_swaps(
+        &self,
+        params: &CertificateParams,
+        public_key: &impl PublicKeyData,
+        swaps: &[signer::Swap],
+        serial: CertSerial,
+        validity: Validity,
+    ) -> Result<IssuedCert, CaError> {
+        let issuer = Issuer::from_ca_cert_der(&self.cert_der, OidSwap::new(&self.key, swaps))
             .map_err(sign_err)?;
         let cert = params.signed_by(public_key, &issuer).map_err(sign_err)?;
-        let der = signer::finish(cert.der(), &swaps)?;
+        let der = signer::finish(cert.der(), swaps)?;
         Ok(IssuedCert {
             pem: pem::encode("CERTIFICATE", &der),
             der: CertificateDer::from(der),
@@ -286,6 +299,40 @@ impl CertificateAuthority {
         let params = profile::client(common_name, extensions, validity, &serial)?;
         let oids: Vec<MosaicOid> = extensions.iter().map(|(oid, _)| *oid).collect();
         self.sign(&params, public_key, &oids, serial, validity)
+    }
+
+    /// A client certificate carrying `claims` whose serial is a negative
+    /// INTEGER, which Mosaic never issues and RFC 5280 forbids, but
+    /// rustls-webpki accepts. rcgen writes only positive serials, so the
+    /// certificate is built with a positive one whose first byte has its top
+    /// bit clear, and that bit is set in what is signed and shipped.
+    #[cfg(feature = "testing")]
+    pub(crate) fn issue_client_with_negative_serial(
+        &self,
+        common_name: &str,
+        claims: &MosaicClaims,
+        public_key: &impl PublicKeyData,
+        validity: Validity,
+    ) -> Result<IssuedCert, CaError> {
+        use crate::der;
+        let mut positive = CertSerial::random()?.to_be_bytes();
+        positive[0] = (positive[0] & 0x7F) | 0x40;
+        let mut negative = positive.clone();
+        negative[0] |= 0x80;
+        let extensions = claims.extension_values();
+        let params = profile::client(
+            common_name,
+            &extensions,
+            validity,
+            &CertSerial::from_be_bytes(&positive),
+        )?;
+        let mut swaps = signer::swaps_for(extensions.iter().map(|(oid, _)| *oid));
+        swaps.push(signer::Swap::once(
+            der::tlv(der::TAG_INTEGER, &positive),
+            der::tlv(der::TAG_INTEGER, &negative),
+        ));
+        let serial = CertSerial::from_der_integer(&negative);
+        self.sign_with_swaps(&params, public_key, &swaps, serial, validity)
     }
 
     pub(crate) fn issuer(&self) -> Result<Issuer<'_, &KeyPair>, CaError> {

@@ -82,7 +82,7 @@ pub struct CertIdentity {
     pub claims: MosaicClaims,
     /// The Mosaic profile version the certificate declares.
     pub profile_version: u32,
-    /// The serial, canonical uppercase hex.
+    /// The serial, canonical uppercase hex, `-` first when negative.
     pub serial: CertSerial,
     /// The subject common name, if any.
     pub common_name: Option<String>,
@@ -221,7 +221,7 @@ pub(crate) fn identity_of(cert: &X509Certificate<'_>) -> Result<CertIdentity, Ve
     Ok(CertIdentity {
         claims,
         profile_version,
-        serial: CertSerial::from_be_bytes(cert.raw_serial()),
+        serial: CertSerial::from_der_integer(cert.raw_serial()),
         common_name: common_name(cert),
         not_before: utc(validity.not_before),
         not_after: utc(validity.not_after),

@@ -121,7 +121,7 @@ pub fn inspect(der_bytes: &[u8]) -> Result<CertSummary, VerifyError> {
     Ok(CertSummary {
         subject: cert.subject().to_string(),
         issuer: cert.issuer().to_string(),
-        serial: CertSerial::from_be_bytes(cert.raw_serial()),
+        serial: CertSerial::from_der_integer(cert.raw_serial()),
         not_before: claims::utc(validity.not_before),
         not_after: claims::utc(validity.not_after),
         fingerprint_sha256: Fingerprint::of(der_bytes).to_string(),

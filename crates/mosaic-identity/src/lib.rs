@@ -91,4 +91,4 @@ pub use pki::{
 pub use profile::{CA_LIFETIME, CLIENT_LIFETIME, NameError, SERVER_LIFETIME, Validity};
 pub use seal::{GatewaySecret, SEALED_PREFIX, SealError, Sealer};
 pub use serial::{BadSerial, CertSerial, RandomError};
-pub use verify::{TrustAnchors, VerifyError, verify_client_chain};
+pub use verify::{TrustAnchors, VerifyError, verify_chain, verify_client_chain};

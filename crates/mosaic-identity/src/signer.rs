@@ -21,6 +21,21 @@ pub(crate) struct Swap {
     count: usize,
 }
 
+impl Swap {
+    /// One replacement of `stand_in` by `real`, which must have its length
+    /// (the test helpers use it to write what rcgen will not, such as a
+    /// negative serial).
+    #[cfg(feature = "testing")]
+    pub(crate) fn once(stand_in: Vec<u8>, real: Vec<u8>) -> Self {
+        debug_assert_eq!(stand_in.len(), real.len());
+        Self {
+            stand_in,
+            real,
+            count: 1,
+        }
+    }
+}
+
 /// The swaps for the Mosaic OIDs in `oids`, as many times as each is listed.
 pub(crate) fn swaps_for(oids: impl IntoIterator<Item = MosaicOid>) -> Vec<Swap> {
     let mut swaps: Vec<(MosaicOid, Swap)> = Vec::new();

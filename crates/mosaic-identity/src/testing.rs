@@ -1,7 +1,9 @@
 //! Certificates for other crates' tests (feature `testing`): a test CA that
 //! issues Mosaic client certificates for `(grant, subject)`, and the bad
 //! certificates every auth path must refuse: without OIDs, expired, not yet
-//! valid, from a foreign CA, self-signed, with broken OID values.
+//! valid, from a foreign CA, self-signed, with broken OID values, with a
+//! negative serial, or issued by an intermediate CA below a CA whose path
+//! length allows none.
 //!
 //! Helpers panic on failure: they only run inside tests, where a panic with
 //! a message is the clearest report.
@@ -56,6 +58,25 @@ pub struct TestCert {
 }
 
 impl TestCert {
+    /// The certificate followed by `issuer`'s certificate in
+    /// [`TestCert::cert_pem`]: the chain a TLS client presents.
+    #[must_use]
+    pub fn chained_through(mut self, issuer: &TestPki) -> Self {
+        if !self.cert_pem.ends_with('\n') {
+            self.cert_pem.push('\n');
+        }
+        self.cert_pem.push_str(issuer.ca_pem());
+        self
+    }
+
+    /// The certificate's serial bytes read as a positive number: for a
+    /// negative serial, the positive serial with the same bytes, which it
+    /// must never be mistaken for.
+    pub fn unsigned_serial(&self) -> CertSerial {
+        let cert = crate::claims::parse_cert(&self.der).expect("parse certificate");
+        CertSerial::from_be_bytes(cert.raw_serial())
+    }
+
     fn from_issued(cert: IssuedCert, key: &KeyPair) -> Self {
         Self {
             der: cert.der,
@@ -162,6 +183,38 @@ impl TestPki {
             .issue_client_with_extensions("peer", extensions, &key, validity)
             .expect("issue client certificate");
         TestCert::from_issued(cert, &key)
+    }
+
+    /// A Mosaic client certificate whose serial is negative: its
+    /// [`TestCert::serial`] keeps the sign; [`TestCert::unsigned_serial`] is
+    /// the positive serial with the same bytes.
+    pub fn client_with_negative_serial(&self, claims: &MosaicClaims) -> TestCert {
+        let key = keys::generate().expect("generate key");
+        let cert = self
+            .ca
+            .issue_client_with_negative_serial("peer", claims, &key, current())
+            .expect("issue client certificate");
+        TestCert::from_issued(cert, &key)
+    }
+
+    /// An intermediate CA below this one (itself allowed to sign end-entity
+    /// certificates only). Certificates it issues chain to this CA through
+    /// one intermediate; present them with [`TestCert::chained_through`].
+    pub fn intermediate(&self, common_name: &str) -> TestPki {
+        let key = keys::generate().expect("generate key");
+        let serial = CertSerial::random().expect("random serial");
+        let params = profile::ca(
+            common_name,
+            Validity::starting(Utc::now(), profile::CA_LIFETIME),
+            &serial,
+        )
+        .expect("CA parameters");
+        let issuer = self.ca.issuer().expect("issuer");
+        let cert = params.signed_by(&key, &issuer).expect("sign intermediate");
+        TestPki {
+            ca: CertificateAuthority::from_pem(&cert.pem(), &key.serialize_pem())
+                .expect("intermediate CA"),
+        }
     }
 
     /// A server certificate for `names` (serverAuth only).

@@ -4,19 +4,20 @@
 //! The chain itself is checked by rustls-webpki, the same code the federation
 //! listener's TLS layer runs, so a chain this module accepts is one the
 //! listener accepts too. Around it, this module adds what webpki leaves to the
-//! application: precise errors, a strict client-certificate profile and the
-//! Mosaic OIDs.
+//! application: precise errors, a strict client-certificate profile, the
+//! Mosaic OIDs, and the trust anchor's path length constraint, which webpki
+//! does not apply (it checks the constraints of intermediates only).
+//! [`verify_chain`] is that chain check alone; the federation listener's TLS
+//! verifier calls it too, so both refuse the same chains.
 
 use crate::claims::{self, CertIdentity};
 use crate::oid::MosaicOid;
 use crate::pem::{self, PemError};
 use chrono::{DateTime, Utc};
 use rustls_pki_types::{CertificateDer, UnixTime};
+use std::cell::Cell;
 use std::time::Duration;
 use x509_parser::certificate::X509Certificate;
-
-/// DER content of the clientAuth key purpose, 1.3.6.1.5.5.7.3.2.
-const EKU_CLIENT_AUTH: &[u8] = &[0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
 
 /// Why a presented certificate is not an acceptable Mosaic identity.
 ///
@@ -45,6 +46,17 @@ pub enum VerifyError {
     UntrustedIssuer {
         /// What failed.
         reason: String,
+    },
+    /// The chain has more intermediate CAs below the trust anchor than the
+    /// anchor's path length constraint allows.
+    #[error(
+        "the chain has {intermediates} intermediate CA certificate(s) below the gateway CA, whose path length constraint allows {allowed}; present a certificate the CA signed itself"
+    )]
+    PathTooLong {
+        /// Intermediates in the shortest path that reached the anchor.
+        intermediates: usize,
+        /// The anchor's pathLenConstraint.
+        allowed: u32,
     },
     /// A certificate in the chain has expired.
     #[error("the certificate expired at {not_after} (it is now {now})")]
@@ -93,6 +105,34 @@ impl VerifyError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustAnchors {
     certs: Vec<CertificateDer<'static>>,
+}
+
+/// A trust anchor as webpki sees it, with the path length constraint of the
+/// certificate it came from (`None`: unconstrained).
+struct Anchor<'a> {
+    anchor: rustls_pki_types::TrustAnchor<'a>,
+    path_len: Option<u32>,
+}
+
+impl<'a> Anchor<'a> {
+    fn of(cert: &'a CertificateDer<'a>) -> Option<Self> {
+        let anchor = webpki::anchor_from_trusted_cert(cert).ok()?;
+        // An anchor whose constraints do not parse keeps no constraint here;
+        // construction already refused certificates that are not anchors.
+        let path_len = claims::parse_cert(cert).ok().and_then(|c| {
+            c.basic_constraints()
+                .ok()
+                .flatten()
+                .and_then(|bc| bc.value.path_len_constraint)
+        });
+        Some(Self { anchor, path_len })
+    }
+
+    fn is(&self, other: &rustls_pki_types::TrustAnchor<'_>) -> bool {
+        self.anchor.subject.as_ref() == other.subject.as_ref()
+            && self.anchor.subject_public_key_info.as_ref()
+                == other.subject_public_key_info.as_ref()
+    }
 }
 
 impl TrustAnchors {
@@ -144,8 +184,9 @@ impl TrustAnchors {
 /// 3. it is a client certificate: not a CA, extended key usage present and
 ///    listing clientAuth, key usage (if present) allowing digitalSignature
 ///    ([`VerifyError::WrongUsage`]);
-/// 4. the chain leads to one of `anchors` with valid signatures and validity
-///    ([`VerifyError::UntrustedIssuer`], or the time errors for intermediates);
+/// 4. the chain leads to one of `anchors` with valid signatures and validity,
+///    within the anchor's path length constraint ([`VerifyError::UntrustedIssuer`],
+///    [`VerifyError::PathTooLong`], or the time errors for intermediates);
 /// 5. the Mosaic OIDs are present and well formed ([`VerifyError::MissingOid`],
 ///    [`VerifyError::MalformedOid`]).
 pub fn verify_client_chain(
@@ -158,7 +199,7 @@ pub fn verify_client_chain(
     claims::check_unique_extensions(&leaf)?;
     check_window(&leaf, now)?;
     check_client_usage(&leaf)?;
-    check_chain(leaf_der, intermediates, anchors, now)?;
+    verify_chain(leaf_der, intermediates, anchors, now)?;
     claims::identity_of(&leaf)
 }
 
@@ -213,7 +254,18 @@ fn check_client_usage(cert: &X509Certificate<'_>) -> Result<(), VerifyError> {
     Ok(())
 }
 
-fn check_chain(
+/// Checks that `leaf` chains through some of `intermediates` to one of
+/// `anchors` at `now`, for client authentication (exactly as rustls does:
+/// any extended key usage listed must include clientAuth), with valid signatures and
+/// validity, and with no more intermediates below the anchor than the
+/// anchor's `pathLenConstraint` allows. Path building tries every candidate
+/// path, so a chain padded with an unneeded intermediate still passes by its
+/// short path.
+///
+/// This is the chain half of [`verify_client_chain`], without the profile
+/// and OID checks, for a TLS verifier that has already run webpki and must
+/// add the path length rule.
+pub fn verify_chain(
     leaf: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
     anchors: &TrustAnchors,
@@ -223,25 +275,54 @@ fn check_chain(
         webpki::EndEntityCert::try_from(leaf).map_err(|e| VerifyError::MalformedCertificate {
             reason: e.to_string(),
         })?;
-    let trust: Vec<_> = anchors
-        .certs
-        .iter()
-        .filter_map(|c| webpki::anchor_from_trusted_cert(c).ok())
-        .collect();
+    let known: Vec<Anchor<'_>> = anchors.certs.iter().filter_map(Anchor::of).collect();
+    let trust: Vec<_> = known.iter().map(|a| a.anchor.clone()).collect();
     let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
     let time = UnixTime::since_unix_epoch(Duration::from_secs(seconds));
-    end_entity
-        .verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            &trust,
-            intermediates,
-            time,
-            webpki::KeyUsage::required(EKU_CLIENT_AUTH),
-            None,
-            None,
-        )
-        .map(|_| ())
-        .map_err(|e| chain_error(&e, now))
+    // The shortest over-long path seen, for the error message.
+    let too_long: Cell<Option<(usize, u32)>> = Cell::new(None);
+    let within_path_len = |path: &webpki::VerifiedPath<'_>| {
+        let used = path.intermediate_certificates().count();
+        let allowed = known
+            .iter()
+            .find(|a| a.is(path.anchor()))
+            .and_then(|a| a.path_len);
+        match allowed {
+            Some(allowed) if used > allowed as usize => {
+                if too_long.get().is_none_or(|(seen, _)| used < seen) {
+                    too_long.set(Some((used, allowed)));
+                }
+                Err(webpki::Error::PathLenConstraintViolated)
+            }
+            _ => Ok(()),
+        }
+    };
+    let result = end_entity.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &trust,
+        intermediates,
+        time,
+        // As rustls checks a client chain: an extended key usage, where a
+        // certificate has one, must list clientAuth. That the leaf has one
+        // is the profile's rule (`check_client_usage`).
+        webpki::KeyUsage::client_auth(),
+        None,
+        Some(&within_path_len),
+    );
+    match result {
+        Ok(_) => Ok(()),
+        Err(webpki::Error::PathLenConstraintViolated) => match too_long.get() {
+            Some((intermediates, allowed)) => Err(VerifyError::PathTooLong {
+                intermediates,
+                allowed,
+            }),
+            // An intermediate's own constraint, which webpki enforces itself.
+            None => Err(VerifyError::UntrustedIssuer {
+                reason: webpki::Error::PathLenConstraintViolated.to_string(),
+            }),
+        },
+        Err(e) => Err(chain_error(&e, now)),
+    }
 }
 
 fn from_unix(t: UnixTime) -> DateTime<Utc> {

@@ -56,6 +56,7 @@ async fn seed(
         client_key_pem: Set(None),
         ca_pem: Set(None),
         local_user_id: Set(None),
+        refusal: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -9,7 +9,7 @@ use mosaic_identity::testing::{
 };
 use mosaic_identity::{
     CLIENT_LIFETIME, MosaicOid, Validity, VerifiedCsr, VerifyError, extract_identity, generate_csr,
-    verify_client_chain,
+    verify_chain, verify_client_chain,
 };
 use mosaic_types::PeerId;
 use rustls_pki_types::CertificateDer;
@@ -262,4 +262,49 @@ fn trust_anchors_from_pem_bundle() {
         assert!(verify_client_chain(&[cert.der], &anchors, Utc::now()).is_ok());
     }
     assert!(mosaic_identity::TrustAnchors::from_pem("nothing").is_err());
+}
+
+#[test]
+fn a_chain_longer_than_the_anchors_path_length_is_refused() {
+    // The gateway CA says pathLenConstraint 0: it signs end-entity
+    // certificates only. webpki ignores an anchor's constraint, so this
+    // check is Mosaic's own.
+    let pki = TestPki::new();
+    let intermediate = pki.intermediate("Mosaic test intermediate");
+    let leaf = intermediate.client("g", "u");
+    let chain = [leaf.der.clone(), intermediate.ca.cert_der().clone()];
+    assert_eq!(
+        verify_client_chain(&chain, &pki.anchors(), Utc::now()),
+        Err(VerifyError::PathTooLong {
+            intermediates: 1,
+            allowed: 0
+        })
+    );
+    let err = verify_chain(&chain[0], &chain[1..], &pki.anchors(), Utc::now()).unwrap_err();
+    assert!(err.to_string().contains("path length"), "{err}");
+    assert!(!err.is_oid_error());
+
+    // The intermediate itself as the anchor: the same leaf is one step away.
+    assert!(verify_client_chain(&chain[..1], &intermediate.anchors(), Utc::now()).is_ok());
+    // A direct leaf passes even when an unneeded intermediate rides along.
+    let direct = pki.client("g", "u");
+    let padded = [direct.der.clone(), intermediate.ca.cert_der().clone()];
+    assert!(verify_client_chain(&padded, &pki.anchors(), Utc::now()).is_ok());
+}
+
+#[test]
+fn a_negative_serial_keeps_its_sign() {
+    let pki = TestPki::new();
+    let cert = pki.client_with_negative_serial(&claims("g", "u"));
+    let id = verify(&pki, &cert.der).unwrap();
+    assert!(id.serial.is_negative(), "{}", id.serial);
+    assert_eq!(id.serial, cert.serial);
+    // The positive serial with the same bytes is another serial.
+    assert_ne!(id.serial, cert.unsigned_serial());
+    assert_eq!(
+        id.serial.as_str().trim_start_matches('-').len() % 2,
+        0,
+        "{}",
+        id.serial
+    );
 }

@@ -81,15 +81,20 @@ async fn one_step_down_removes_only_the_newest_migration() {
         assert_eq!(status.applied.len(), total - 1);
         assert_eq!(status.pending.len(), 1);
         assert!(
-            status.pending[0].contains("agent_nodes"),
+            status.pending[0].contains("peer_refusal"),
             "{:?}",
             status.pending
         );
-        // The newest migration creates the six agent-node tables.
+        // The newest migration adds one column, `federation_peers.refusal`:
+        // every table stays, the column goes, and comes back with `up`.
         assert_eq!(
             table_count(store.conn(), store.backend()).await,
-            TABLES.len() - 6
+            TABLES.len()
         );
+        let select = "SELECT refusal FROM federation_peers";
+        assert!(store.conn().execute_unprepared(select).await.is_err());
+        store.migrate().await.unwrap();
+        store.conn().execute_unprepared(select).await.unwrap();
         db.cleanup().await;
     }
 }
@@ -293,6 +298,7 @@ async fn every_table_round_trips_a_row() {
                 client_key_pem: Some("sealed-key-a".into()),
                 ca_pem: None,
                 local_user_id: None,
+                refusal: None,
                 created_at: t(1),
                 updated_at: t(1),
             },

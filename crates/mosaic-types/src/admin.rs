@@ -20,7 +20,7 @@
 //! assert_eq!(peer.direction, PeerDirection::Outbound);
 //! ```
 
-use crate::{GrantId, GrantStatus, PeerId, PeerState, UserId};
+use crate::{FederationRefusal, GrantId, GrantStatus, PeerId, PeerState, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -63,6 +63,10 @@ pub struct PeerView {
     pub display_name: String,
     /// Where it is in its life.
     pub state: PeerState,
+    /// Why an outbound peer is `refused`: what it answered when it refused
+    /// our grant. `null` otherwise (and when read from an older gateway).
+    #[serde(default)]
+    pub refusal: Option<FederationRefusal>,
     /// Which way it reads.
     pub direction: PeerDirection,
     /// Its federation address (outbound peers).
@@ -232,6 +236,7 @@ mod tests {
             "common_name": "home",
             "display_name": "home",
             "state": "pending",
+            "refusal": null,
             "direction": "inbound",
             "endpoint_url": null,
             "local_user_id": null,
@@ -266,8 +271,15 @@ mod tests {
         outbound["state"] = json!("suspended");
         outbound["endpoint_url"] = json!("https://127.0.0.1:7544");
         outbound["local_user_id"] = json!("me");
-        let p: PeerView = round_trip(outbound);
+        let p: PeerView = round_trip(outbound.clone());
         assert_eq!(p.local_user_id, Some(UserId::new("me").unwrap()));
+        outbound["state"] = json!("refused");
+        outbound["refusal"] = json!("grant_revoked");
+        let p: PeerView = round_trip(outbound);
+        assert_eq!(
+            (p.state, p.refusal),
+            (PeerState::Refused, Some(FederationRefusal::GrantRevoked))
+        );
     }
 
     #[test]

@@ -155,6 +155,14 @@ pub struct FederationListResponse<T> {
     /// Some source could not be read (fan-out only).
     #[serde(rename = "_partial", default, skip_serializing_if = "is_false")]
     pub partial: bool,
+    /// Which sources could not be read, and why (fan-out only; omitted when
+    /// every source answered).
+    #[serde(
+        rename = "_partialDetails",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub partial_details: Vec<UnansweredSource>,
     /// More rows exist than were returned.
     #[serde(rename = "_truncated", default, skip_serializing_if = "is_false")]
     pub truncated: bool,
@@ -167,9 +175,25 @@ impl<T> FederationListResponse<T> {
             items,
             next_cursor: None,
             partial: false,
+            partial_details: Vec::new(),
             truncated: false,
         }
     }
+}
+
+/// A source a fan-out query could not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnansweredSource {
+    /// The peer's name: the `_source` its rows would have carried.
+    pub source: String,
+    /// What kind of failure, as the federation client names it (`FORBIDDEN`,
+    /// `NETWORK`, `TIMEOUT`, …).
+    pub code: String,
+    /// The HTTP status the peer answered with; absent when it did not answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why, in words.
+    pub message: String,
 }
 
 /// Body of a successful `get`.
@@ -215,6 +239,10 @@ mod tests {
             json!({"items": [{"id": "task-1", "_source": "local"}], "nextCursor": "cursor-2", "_truncated": true}),
             json!({"items": [{"id": "local-1", "_source": "local"}, {"id": "remote-a", "_source": "peer-a"}], "_partial": true, "_truncated": true}),
             json!({"items": [], "_partial": true}),
+            json!({"items": [], "_partial": true, "_partialDetails": [
+                {"source": "work", "code": "FORBIDDEN", "status": 403, "message": "the grant for peer work was revoked"},
+                {"source": "lab", "code": "NETWORK", "message": "connection refused"}
+            ]}),
         ] {
             let parsed: FederationListResponse<Row> =
                 serde_json::from_value(literal.clone()).unwrap();

@@ -15,6 +15,7 @@
 //!     items: vec![Sourced::new(json!({"id": "task-1"}), SOURCE_LOCAL)],
 //!     next_cursor: None,
 //!     partial: false,
+//!     partial_details: Vec::new(),
 //!     truncated: false,
 //! };
 //! // Absent flags are omitted from the wire, never sent as `false` or `null`.
@@ -31,6 +32,7 @@ mod ids;
 mod instance;
 mod lifecycle;
 pub mod nodes;
+mod refusal;
 pub mod rows;
 mod source;
 pub mod whoami;
@@ -39,7 +41,7 @@ pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use federation::{
     FEDERATION_RESOURCE_VALUES, FEDERATION_VERBS, FederationCapabilitiesResponse,
     FederationGetResponse, FederationListRequest, FederationListResponse, FederationResource,
-    FederationVerb, UnknownResource, UnknownVerb,
+    FederationVerb, UnansweredSource, UnknownResource, UnknownVerb,
 };
 pub use ids::{
     AuditId, EnrollmentTokenId, GrantId, IdError, InsightId, InstanceId, MissionId, NoteId, PeerId,
@@ -47,5 +49,6 @@ pub use ids::{
 };
 pub use instance::{EnrollmentRequest, EnrollmentResponse, PublicInstanceIdentity};
 pub use lifecycle::{GrantStatus, GrantUsability, PeerState, UnknownState};
+pub use refusal::{FederationRefusal, REFUSAL_KEY, UnknownRefusal};
 pub use rows::{FederatedInsight, FederatedNote, FederatedPreference, FederatedRow, FederatedTask};
 pub use source::{SOURCE_KEY, SOURCE_LOCAL, SourceTag, Sourced, tag_object, tag_with_source};

@@ -95,11 +95,21 @@ pub enum PeerState {
     Suspended,
     /// Withdrawn for good.
     Revoked,
+    /// Outbound only: the peer refused our grant for good (it was revoked or
+    /// expired there, or our certificate did). Not queried until an admin
+    /// activates it again or a new enrollment replaces it.
+    Refused,
 }
 
 impl PeerState {
     /// Every state, in lifecycle order.
-    pub const ALL: [Self; 4] = [Self::Pending, Self::Active, Self::Suspended, Self::Revoked];
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Active,
+        Self::Suspended,
+        Self::Revoked,
+        Self::Refused,
+    ];
 
     /// The stored and wire name.
     pub const fn as_str(self) -> &'static str {
@@ -108,11 +118,13 @@ impl PeerState {
             Self::Active => "active",
             Self::Suspended => "suspended",
             Self::Revoked => "revoked",
+            Self::Refused => "refused",
         }
     }
 
     /// Only an active peer's grants may be used, and only an active outbound
-    /// peer may be queried. Pending, suspended and revoked peers may not.
+    /// peer may be queried. Pending, suspended, revoked and refused peers may
+    /// not.
     pub const fn is_usable(self) -> bool {
         matches!(self, Self::Active)
     }
@@ -153,7 +165,7 @@ impl FromStr for PeerState {
             .ok_or_else(|| UnknownState {
                 kind: "peer state",
                 value: s.to_owned(),
-                expected: "pending, active, suspended, revoked",
+                expected: "pending, active, suspended, revoked, refused",
             })
     }
 }
@@ -245,6 +257,9 @@ mod tests {
             err.to_string(),
             "unknown grant status `Active` (expected one of active, revoked)"
         );
-        assert!("gone".parse::<PeerState>().is_err());
+        assert_eq!(
+            "gone".parse::<PeerState>().unwrap_err().to_string(),
+            "unknown peer state `gone` (expected one of pending, active, suspended, revoked, refused)"
+        );
     }
 }

@@ -215,6 +215,7 @@ async fn seed(store: &Store, serial: &str) -> anyhow::Result<()> {
         client_key_pem: None,
         ca_pem: None,
         local_user_id: None,
+        refusal: None,
         created_at: t0,
         updated_at: t0,
     }

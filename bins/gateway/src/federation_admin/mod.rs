@@ -105,6 +105,7 @@ fn peer_view(p: Peer) -> PeerView {
         common_name: p.common_name,
         display_name: p.display_name,
         state: p.state,
+        refusal: p.refusal,
         direction: p.direction,
         endpoint_url: p.endpoint_url,
         local_user_id: p.local_user_id,

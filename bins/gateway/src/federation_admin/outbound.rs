@@ -8,7 +8,7 @@ use crate::auth::AdminAuth;
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::http::AppState;
-use crate::query::{client_for, client_key_purpose};
+use crate::query::client_key_purpose;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
@@ -125,10 +125,13 @@ pub(super) async fn capabilities(
     let peer = lifecycle(&s)
         .outbound_peer(&path_id::<PeerId>(&id)?)
         .await?;
-    let client = client_for(&s, &peer)
-        .map_err(|e| ApiError::internal("cannot build a client for the peer", &e))?;
-    let caps = client.capabilities().await.map_err(|e| {
-        ApiError::unavailable(format!("{}: {}: {}", peer.common_name, e.code, e.message))
-    })?;
+    let caps = crate::query::capabilities(&s, &peer)
+        .await
+        .map_err(|e| match e.code {
+            ClientErrorCode::Config => ApiError::internal("cannot build a client for the peer", &e),
+            // A refusal, worded and recorded as for a query.
+            ClientErrorCode::Forbidden => ApiError::new(ErrorCode::Forbidden, e.message),
+            _ => ApiError::unavailable(format!("{}: {}: {}", peer.common_name, e.code, e.message)),
+        })?;
     Ok(Json(caps))
 }

@@ -18,6 +18,7 @@ pub struct Model {
     pub client_key_pem: Option<String>,
     pub ca_pem: Option<String>,
     pub local_user_id: Option<String>,
+    pub refusal: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -148,7 +148,7 @@ pub enum PeerCommand {
         #[command(flatten)]
         out: JsonArgs,
     },
-    /// Activate a suspended peer.
+    /// Activate a suspended peer, or a refused outbound peer once its admin has restored our access.
     Activate {
         /// Peer id.
         id: String,

@@ -59,19 +59,47 @@ fn query_table(page: &Value) -> String {
     table(&["ID", "TITLE", "STATUS", "CREATED", "SOURCE"], &rows)
 }
 
-/// What to say on stderr after the table: the count, and whether there is
-/// more or something is missing.
+/// The peers a fan-out could not read, one line each: who and why.
+fn unanswered(page: &Value) -> Vec<String> {
+    page["_partialDetails"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .map(|d| {
+            let source = d["source"].as_str().unwrap_or("a peer");
+            let why = d["message"].as_str().unwrap_or("no reason given");
+            let code = d["code"].as_str().unwrap_or("ERROR");
+            match d["status"].as_u64() {
+                Some(status) => format!("  {source}: {code} ({status}): {why}"),
+                None => format!("  {source}: {code}: {why}"),
+            }
+        })
+        .collect()
+}
+
+/// What to say on stderr after the table: the count, whether there is more,
+/// and which peers did not answer, and why.
 fn notes(page: &Value) -> String {
     let mut notes = vec![format!("{} row(s)", rows(page).len())];
+    let missing = unanswered(page);
     if page["_partial"] == true {
-        notes.push("partial: some peer did not answer (see the gateway log)".to_owned());
+        notes.push(if missing.is_empty() {
+            "partial: a source did not return every row".to_owned()
+        } else {
+            format!("partial: {} peer(s) did not answer", missing.len())
+        });
     }
     if let Some(c) = page["nextCursor"].as_str() {
         notes.push(format!("more: --cursor {c}"));
     } else if page["_truncated"] == true {
         notes.push("more rows exist".to_owned());
     }
-    notes.join("; ")
+    let mut out = notes.join("; ");
+    for line in missing {
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out
 }
 
 /// Runs `mosaic query`.
@@ -107,5 +135,17 @@ mod tests {
         assert_eq!(lines[1].split_whitespace().last(), Some("work"));
         assert!(lines[2].contains(&format!("{}…", "x".repeat(39))), "{t}");
         assert_eq!(notes(&page), "2 row(s); more: --cursor c2");
+    }
+
+    #[test]
+    fn a_partial_answer_names_each_missing_peer_and_why() {
+        let page = json!({"items": [{"id": "t1", "_source": "local"}], "_partial": true, "_partialDetails": [
+            {"source": "work", "code": "FORBIDDEN", "status": 403, "message": "the grant for peer work was revoked"},
+            {"source": "lab", "code": "NETWORK", "message": "cannot connect"}
+        ]});
+        assert_eq!(
+            notes(&page),
+            "1 row(s); partial: 2 peer(s) did not answer\n  work: FORBIDDEN (403): the grant for peer work was revoked\n  lab: NETWORK: cannot connect"
+        );
     }
 }

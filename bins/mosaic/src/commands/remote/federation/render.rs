@@ -14,7 +14,10 @@ pub fn peer_table(peers: &[PeerView]) -> String {
                 p.id.to_string(),
                 p.common_name.clone(),
                 p.direction.to_string(),
-                p.state.to_string(),
+                match p.refusal {
+                    Some(why) => format!("{} ({why})", p.state),
+                    None => p.state.to_string(),
+                },
                 or_dash(p.endpoint_url.as_deref()),
             ]
         })
@@ -141,6 +144,21 @@ mod tests {
         assert!(
             d.ends_with(r#"scope            {"resources":["tasks","notes"]}"#),
             "{d}"
+        );
+    }
+
+    #[test]
+    fn a_refused_peer_shows_why() {
+        let p: PeerView = serde_json::from_value(json!({
+            "id": "p2", "common_name": "work", "display_name": "work", "state": "refused",
+            "refusal": "grant_revoked", "direction": "outbound",
+            "endpoint_url": "https://w:7443", "local_user_id": "me",
+            "cert_serial": "0A", "cert_not_after": "2026-11-22T10:00:00.000Z"
+        }))
+        .unwrap();
+        assert_eq!(
+            peer_table(&[p]),
+            "ID  NAME  DIRECTION  STATE                    ENDPOINT\np2  work  outbound   refused (grant_revoked)  https://w:7443"
         );
     }
 

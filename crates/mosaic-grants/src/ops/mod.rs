@@ -3,9 +3,7 @@
 //! transaction: it happens whole or not at all.
 
 use crate::error::GrantsError;
-use crate::model::{
-    CreatedGrant, Grant, NewGrant, OutboundEnrollment, OutboundPeer, Peer, PeerDirection,
-};
+use crate::model::{CreatedGrant, Grant, NewGrant, Peer, PeerDirection};
 use crate::validate;
 use chrono::{DateTime, Utc};
 use mosaic_identity::enrollment::{Enrollment, IssuedToken};
@@ -19,6 +17,8 @@ use mosaic_store::sea_orm::{
 use mosaic_store::truncate_to_millis;
 use mosaic_types::{GrantId, GrantStatus, GrantUsability, PeerId, PeerState, UserId};
 use serde_json::{Value, json};
+
+mod outbound;
 
 /// A fresh id for a peer: [`Grants::record_outbound_enrollment`] takes it from
 /// the caller, who seals the peer's client key under a purpose naming it.
@@ -322,6 +322,8 @@ impl<'a> Grants<'a> {
         }
         let mut row = row.into_active_model();
         row.state = Set(state.as_str().to_owned());
+        // A refusal explains the refused state only.
+        row.refusal = Set(None);
         row.updated_at = Set(now);
         let peer = Peer::try_from(row.update(&txn).await?)?;
         self.audit(
@@ -393,107 +395,6 @@ impl<'a> Grants<'a> {
     /// One peer.
     pub async fn peer(&self, id: &PeerId) -> Result<Peer, GrantsError> {
         Peer::try_from(find_peer(self.db, id).await?)
-    }
-
-    /// One outbound peer with what a client needs, whatever its state. An
-    /// inbound peer is [`GrantsError::Invalid`]: we hold no grant from it.
-    pub async fn outbound_peer(&self, id: &PeerId) -> Result<OutboundPeer, GrantsError> {
-        let row = find_peer(self.db, id).await?;
-        let name = row.common_name.clone();
-        OutboundPeer::from_row(row)?.ok_or_else(|| {
-            GrantsError::invalid(
-                "peer",
-                format!("`{name}` is inbound: we hold no grant from it"),
-            )
-        })
-    }
-
-    /// Checks what an outbound enrollment will be recorded with (name, URL,
-    /// user) without writing: callers ask before the network exchange, so a
-    /// request that cannot be recorded does not spend the peer's token.
-    /// Returns the URL as it will be stored.
-    pub async fn check_outbound_enrollment(
-        &self,
-        name: &str,
-        url: &str,
-        user_id: &str,
-    ) -> Result<String, GrantsError> {
-        validate::peer_name("name", name)?;
-        let url = validate::endpoint_url(url)?;
-        require_user(self.db, &self::user_id(user_id)?).await?;
-        Ok(url)
-    }
-
-    /// Records an enrollment with another gateway that has happened: the
-    /// outbound peer, active, for one local user, and its audit row.
-    pub async fn record_outbound_enrollment(
-        &self,
-        e: OutboundEnrollment,
-        now: DateTime<Utc>,
-    ) -> Result<Peer, GrantsError> {
-        let now = truncate_to_millis(now);
-        validate::peer_name("name", &e.name)?;
-        let url = validate::endpoint_url(&e.url)?;
-        let user_id = user_id(&e.user_id)?;
-        let txn = self.db.begin().await?;
-        require_user(&txn, &user_id).await?;
-        let row = federation_peers::ActiveModel {
-            id: Set(e.peer_id.as_str().to_owned()),
-            common_name: Set(e.name.clone()),
-            display_name: Set(e.name.clone()),
-            cert_pem: Set(e.cert_pem),
-            cert_serial: Set(e.cert_serial),
-            cert_not_after: Set(truncate_to_millis(e.cert_not_after)),
-            state: Set(PeerState::Active.as_str().to_owned()),
-            endpoint_url: Set(Some(url.clone())),
-            client_key_pem: Set(Some(e.sealed_key)),
-            ca_pem: Set(Some(e.ca_pem)),
-            local_user_id: Set(Some(user_id.as_str().to_owned())),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        let peer = Peer::try_from(row)?;
-        self.audit(
-            "federation.peer.enroll",
-            ("peer", peer.id.as_str()),
-            Some(&peer.id),
-            json!({ "url": url, "remote_grant": e.remote_grant_id }),
-            now,
-        )
-        .insert(&txn)
-        .await?;
-        txn.commit().await?;
-        Ok(peer)
-    }
-
-    /// The outbound peers `user_id` may query: theirs, and usable. By name.
-    pub async fn peers_a_user_may_query(
-        &self,
-        user_id: &UserId,
-    ) -> Result<Vec<OutboundPeer>, GrantsError> {
-        let rows = federation_peers::Entity::find()
-            .filter(federation_peers::Column::LocalUserId.eq(user_id.as_str()))
-            .filter(federation_peers::Column::EndpointUrl.is_not_null())
-            .filter(federation_peers::Column::ClientKeyPem.is_not_null())
-            .order_by_asc(federation_peers::Column::CommonName)
-            .order_by_asc(federation_peers::Column::Id)
-            .all(self.db)
-            .await?;
-        let mut peers = Vec::with_capacity(rows.len());
-        for row in rows {
-            // A state that does not parse is refused like an inactive one.
-            if !row
-                .state
-                .parse::<PeerState>()
-                .is_ok_and(PeerState::is_usable)
-            {
-                continue;
-            }
-            peers.extend(OutboundPeer::from_row(row)?);
-        }
-        Ok(peers)
     }
 }
 
@@ -580,6 +481,7 @@ async fn insert_inbound_peer(
         client_key_pem: Set(None),
         ca_pem: Set(None),
         local_user_id: Set(None),
+        refusal: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
