@@ -67,6 +67,21 @@ fn starts_on_the_embedded_default_with_zero_set_up() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
 
+    // The README shows what /readyz prints on a fresh gateway, exactly.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let shown = readme
+        .lines()
+        .skip_while(|l| !l.contains("curl -s http://127.0.0.1:7420/readyz"))
+        .nth(1)
+        .expect("README shows a /readyz answer");
+    let shown: Value = serde_json::from_str(shown).unwrap();
+    assert_eq!(
+        shown,
+        get(&gw.url("/readyz")).1,
+        "README's /readyz example is stale"
+    );
+
     // Logs to a pipe carry no colour codes.
     let logs = gw.stderr_lines().join("\n");
     assert!(!logs.is_empty());
