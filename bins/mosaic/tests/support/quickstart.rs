@@ -1,8 +1,14 @@
 //! Running a quickstart page as written: its `sh` blocks, in order, with the
 //! built binaries on `PATH` and a private home.
 
+use std::io::Read as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Longest a page may take; a hung step fails the test rather than the run.
+const PAGE_TIME_LIMIT: Duration = Duration::from_secs(300);
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -58,7 +64,9 @@ pub fn run(doc: &str, bins: &[&str]) -> Output {
         bin_dir(bins).display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new("bash")
+    // Its own process group: whatever the page starts in the background
+    // (gateways, nodes) is stopped with it, even when a step fails.
+    let mut child = Command::new("bash")
         .arg("-c")
         .arg(script(doc))
         .env_clear()
@@ -68,8 +76,48 @@ pub fn run(doc: &str, bins: &[&str]) -> Output {
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env("TMPDIR", home.path())
         .current_dir(root())
-        .output()
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let group = PageGroup(child.id());
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + PAGE_TIME_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Ends the background processes too, so the pipes close.
+    drop(group);
+    let _ = child.wait();
+    let out = Output {
+        status: status.unwrap_or_else(|| child.wait().unwrap()),
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    };
+    assert!(
+        status.is_some(),
+        "{doc} did not finish within {PAGE_TIME_LIMIT:?}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         out.status.success(),
         "{doc} failed\nstdout:\n{}\nstderr:\n{}",
@@ -77,4 +125,29 @@ pub fn run(doc: &str, bins: &[&str]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// A page's process group, stopped (TERM, then KILL) when dropped.
+struct PageGroup(u32);
+
+impl Drop for PageGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0);
+        let signal = |sig: &str| {
+            Command::new("kill")
+                .args([sig, "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !signal("-TERM") {
+            return;
+        }
+        // Give the gateways their clean shutdown, then make sure.
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until && signal("-0") {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        signal("-KILL");
+    }
 }
