@@ -379,6 +379,11 @@ fn the_node_reconnects_by_itself_after_a_gateway_restart() {
         "the second hello reached the restarted gateway"
     );
     assert_eq!(hellos[1].1.running_task_ids, ["b"], "b is still running");
+    assert_eq!(
+        hellos[1].1.ended_task_ids,
+        ["a"],
+        "a ended, its result not yet acknowledged: not a task to call lost"
+    );
 
     let regs = gw.registrations();
     let last = regs.last().unwrap();
@@ -396,6 +401,15 @@ fn the_node_reconnects_by_itself_after_a_gateway_restart() {
         matches!(&a.event, Event::Result(r) if r.status() == Status::Completed && r.exit_code == Some(0))
     );
     assert_eq!(gw.output("a", OutStream::Stdout), "early\nlate\n");
+    // What the first gateway may have lost is sent again, under the same
+    // number, so the gateway can keep it once.
+    let early: Vec<(u32, u32)> = gw
+        .chunks("a")
+        .into_iter()
+        .filter(|(_, _, data)| data == "early\n")
+        .map(|(instance, seq, _)| (instance, seq))
+        .collect();
+    assert_eq!(early, [(1, 1), (2, 1)]);
 
     // A task that kept running across the reconnect reports on the new stream.
     std::fs::write(&release_b, "").unwrap();
@@ -566,4 +580,70 @@ fn a_gateway_certificate_from_another_ca_is_never_trusted() {
     );
     assert!(setup.state().registrations().is_empty());
     assert!(node.stdout_lines().is_empty());
+}
+
+#[test]
+fn a_result_is_sent_again_until_the_gateway_acknowledges_it() {
+    let mut setup = Setup::new();
+    let gw = std::sync::Arc::clone(setup.state());
+    gw.acknowledge
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    // Debug logs say when an acknowledgement arrives.
+    let node = support::NodeProcess::start(
+        &[
+            "--config",
+            setup.config.to_str().unwrap(),
+            "--log",
+            "info,mosaic_agent_node=debug",
+        ],
+        setup.dir.path(),
+    );
+    node.wait_stdout("agent-node connected", 1);
+    gw.wait_hellos(1);
+    gw.dispatch(&gw.task("t", "echo ok"));
+    let first = gw.result_seen("t");
+    assert_eq!(first.instance, 1);
+
+    // The gateway restarts without having acknowledged it (say it stopped
+    // before storing it): the new stream names the task as ended and
+    // delivers output and result again.
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 2);
+    let hellos = gw.wait_hellos(2);
+    assert!(hellos[1].1.running_task_ids.is_empty());
+    assert_eq!(hellos[1].1.ended_task_ids, ["t"]);
+    let again = gw.wait_for("the result again", |_| {
+        let seen = gw.results_seen("t");
+        (seen.len() >= 2).then_some(seen)
+    });
+    assert_eq!(again[1].0, 2);
+    assert_eq!(again[0].1, again[1].1, "the same result");
+    assert_eq!(gw.output("t", OutStream::Stdout), "ok\n");
+
+    // Acknowledged on the next stream: the one after neither names it nor
+    // sends it.
+    gw.acknowledge
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 3);
+    let hellos = gw.wait_hellos(3);
+    assert_eq!(hellos[2].1.ended_task_ids, ["t"]);
+    let third = gw.wait_for("the result on the third stream", |_| {
+        let seen = gw.results_seen("t");
+        (seen.len() >= 3).then_some(seen)
+    });
+    assert_eq!(third[2].0, 3);
+    node.wait_stderr("the acknowledgement", |log| {
+        log.contains("result acknowledged")
+    });
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 4);
+    let hellos = gw.wait_hellos(4);
+    assert!(hellos[3].1.ended_task_ids.is_empty(), "{:?}", hellos[3]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        gw.results_seen("t").len(),
+        3,
+        "nothing sent again after the acknowledgement"
+    );
 }

@@ -370,17 +370,20 @@ impl Node {
         self.serve(&mut inbound, &mut acks, beats, &mut stop).await
     }
 
-    /// The task stream's request: a hello naming the tasks still running
-    /// here, then whatever the outbox holds and receives.
+    /// The task stream's request: a hello naming the tasks this node knows
+    /// (still running, or ended with a result not yet acknowledged), then
+    /// whatever the outbox holds and receives.
     fn task_stream_request(
         &self,
         registered: &Registered,
         auth: AsciiMetadataValue,
     ) -> Request<impl tokio_stream::Stream<Item = NodeMessage> + Send + 'static> {
+        let (running_task_ids, ended_task_ids) = self.shared.known_tasks();
         let hello = NodeMessage {
             kind: Some(Kind::Hello(StreamHello {
                 node_id: registered.node_id.clone(),
-                running_task_ids: self.shared.task_ids(),
+                running_task_ids,
+                ended_task_ids,
             })),
         };
         let mut request = Request::new(self.shared.outbox.attach(hello));

@@ -19,6 +19,7 @@ use mosaic_types::nodes::{OutputEvent, TaskView};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc};
+use tonic::Status;
 
 /// How long a signed task stays valid: long enough to cross a slow link,
 /// short enough that a captured task is useless soon after.
@@ -26,11 +27,15 @@ pub const TASK_VALIDITY_MS: i64 = 60_000;
 /// Heartbeat interval asked of nodes.
 pub const HEARTBEAT_SECS: u32 = 10;
 
+/// What the gateway sends down a node's task stream: messages, or the
+/// status that ends the stream.
+type ToNode = mpsc::Sender<Result<GatewayMessage, Status>>;
+
 /// A node's stream on this gateway.
 #[derive(Debug, Clone)]
 struct LiveNode {
     stream_id: u64,
-    tx: mpsc::Sender<GatewayMessage>,
+    tx: ToNode,
 }
 
 /// Shared state of the node service.
@@ -116,7 +121,7 @@ impl NodeHub {
     }
 
     /// Registers `node`'s new stream, replacing (and so closing) an older one.
-    fn attach_stream(&self, node: &str, tx: mpsc::Sender<GatewayMessage>) -> u64 {
+    fn attach_stream(&self, node: &str, tx: ToNode) -> u64 {
         let stream_id = self
             .next_stream
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -153,7 +158,7 @@ impl NodeHub {
         }
     }
 
-    fn sender(&self, node: &str) -> Option<mpsc::Sender<GatewayMessage>> {
+    fn sender(&self, node: &str) -> Option<ToNode> {
         self.live
             .lock()
             .ok()
@@ -209,22 +214,35 @@ impl NodeHub {
         Ok(next)
     }
 
-    /// Records a chunk of `task`'s output and passes it to watchers.
-    async fn record_output(&self, task: &str, stream: &str, data: String) {
-        let seq = match self.next_seq(task).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(task, error = %e, "cannot number task output");
-                return;
-            }
+    /// Records a chunk of `task`'s output at the position the node gave it
+    /// (`node_seq`, from 1; 0 when the node does not number its output) and
+    /// passes it to watchers. A position already stored (the node sent it
+    /// again after a reconnect) is dropped.
+    async fn record_output(&self, task: &str, node_seq: u32, stream: &str, data: String) {
+        let seq = match i32::try_from(node_seq) {
+            Ok(seq) if seq > 0 => seq,
+            _ => match self.next_seq(task).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(task, error = %e, "cannot number task output");
+                    return;
+                }
+            },
         };
-        if let Err(e) = self
+        match self
             .registry()
             .append_output(task, seq, stream, &data)
             .await
         {
-            tracing::warn!(task, error = %e, "cannot store task output");
-            return;
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(task, seq, "output chunk delivered again: already stored");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(task, error = %e, "cannot store task output");
+                return;
+            }
         }
         self.publish(
             task,
@@ -237,22 +255,55 @@ impl NodeHub {
         );
     }
 
-    /// Records how `task` ended and tells watchers.
-    async fn record_end(&self, task: &str, end: &TaskEnd) {
-        match self.registry().finish_task(task, end).await {
-            Ok(Some(view)) => self.publish(task, OutputEvent::End { task: view }, true),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(task, error = %e, "cannot store task result"),
-        }
+    /// Records how `task` ended and tells watchers; a task that had already
+    /// ended keeps its first end. False when storage failed (the end is not
+    /// recorded).
+    async fn record_end(&self, task: &str, end: &TaskEnd) -> bool {
+        let recorded = match self.registry().finish_task(task, end).await {
+            Ok(Some(view)) => {
+                self.publish(task, OutputEvent::End { task: view }, true);
+                true
+            }
+            Ok(None) => true,
+            Err(e) => {
+                tracing::warn!(task, error = %e, "cannot store task result");
+                false
+            }
+        };
         if let Ok(mut m) = self.next_seq.lock() {
             m.remove(task);
+        }
+        recorded
+    }
+
+    /// Tells `node` that `task`'s result is stored, so it may forget the task.
+    async fn acknowledge_result(&self, node: &str, task: &str) {
+        if let Some(tx) = self.sender(node) {
+            let ack = GatewayMessage {
+                kind: Some(mosaic_agent_proto::v1::gateway_message::Kind::ResultAck(
+                    mosaic_agent_proto::v1::ResultAck {
+                        task_id: task.to_owned(),
+                    },
+                )),
+            };
+            // A stream gone by now: the node sends the result again on its
+            // next stream, and gets its acknowledgement there.
+            let _ = tx.send(Ok(ack)).await;
         }
     }
 
     /// Whether `task` was sent to `node` (a node may only report on its own
     /// tasks).
     async fn task_belongs(&self, task: &str, node: &str) -> bool {
-        matches!(self.registry().task_by_id(task).await, Ok(Some(t)) if t.node_id == node)
+        matches!(self.task_node(task).await, Ok(Some(n)) if n == node)
+    }
+
+    /// The node `task` was sent to, if the task exists.
+    async fn task_node(
+        &self,
+        task: &str,
+    ) -> Result<Option<String>, mosaic_nodes::registry::RegistryError> {
+        Ok(self.registry().task_by_id(task).await?.map(|t| t.node_id))
     }
 
     /// Tells watchers of `task` how it ended, from the stored record.
@@ -314,7 +365,7 @@ impl NodeHub {
         let message = GatewayMessage {
             kind: Some(mosaic_agent_proto::v1::gateway_message::Kind::Task(signed)),
         };
-        if tx.send(message).await.is_err() {
+        if tx.send(Ok(message)).await.is_err() {
             self.record_end(
                 &task_id,
                 &TaskEnd {
@@ -345,7 +396,7 @@ impl NodeHub {
                     },
                 )),
             };
-            if tx.send(message).await.is_ok() {
+            if tx.send(Ok(message)).await.is_ok() {
                 return;
             }
         }
