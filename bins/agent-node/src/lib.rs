@@ -25,7 +25,7 @@
 //! | 0 | stopped by SIGTERM/SIGINT, or a subcommand succeeded |
 //! | 1 | an unexpected failure (e.g. the state file cannot be written) |
 //! | 2 | the configuration is wrong: the message names the key |
-//! | 3 | the gateway refused the node (used invite, removed node) or its signing key changed |
+//! | 3 | the gateway refused the node (used invite, removed node, at connect or on its open stream) or its signing key changed |
 //!
 //! # Output
 //!

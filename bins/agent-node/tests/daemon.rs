@@ -647,3 +647,25 @@ fn a_result_is_sent_again_until_the_gateway_acknowledges_it() {
         "nothing sent again after the acknowledgement"
     );
 }
+
+#[test]
+fn a_node_whose_stream_is_refused_stops_at_once() {
+    let setup = Setup::new();
+    let gw = setup.state();
+    let mut node = setup.connected_node();
+    let started = std::time::Instant::now();
+    gw.end_stream(tonic::Status::unauthenticated(
+        "this node was removed by its owner: its credential no longer works",
+    ));
+    let status = node.wait_exit();
+    assert_eq!(status.code(), Some(3), "stderr:\n{}", node.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let last = node.stderr().lines().last().unwrap().to_owned();
+    assert!(last.contains("removed by its owner"), "{last}");
+    assert!(last.contains("re-invite"), "{last}");
+    assert_eq!(gw.registrations().len(), 1, "no reconnect attempt");
+}

@@ -425,7 +425,7 @@ impl Node {
                 msg = inbound.message() => match msg {
                     Ok(Some(msg)) => self.handle(msg),
                     Ok(None) => break SessionError::Lost("the gateway closed the task stream".to_owned()),
-                    Err(s) => break SessionError::Lost(format!("task stream failed: {}", status_text(&s))),
+                    Err(s) => break self.stream_ended(&s),
                 },
                 ack = acks.message() => match ack {
                     Ok(Some(ack)) => debug!(received_at_ms = ack.received_at_ms, "heartbeat acknowledged"),
@@ -440,6 +440,24 @@ impl Node {
             }
         };
         Err(ended)
+    }
+}
+
+impl Node {
+    /// How a task stream that the gateway ended with `status` ends the
+    /// connection: a refusal (the node was removed) is permanent, anything
+    /// else (a gateway stopping, a broken connection) is worth a reconnect.
+    fn stream_ended(&self, status: &tonic::Status) -> SessionError {
+        match status.code() {
+            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+                SessionError::Fatal(DaemonError::Refused(format!(
+                    "the gateway ended this node's stream: {}: delete {} and re-invite with `mosaic node invite`",
+                    status.message(),
+                    self.state_path.display()
+                )))
+            }
+            _ => SessionError::Lost(format!("task stream failed: {}", status_text(status))),
+        }
     }
 }
 

@@ -139,7 +139,13 @@ async fn remove_node(
 ) -> Result<StatusCode, ApiError> {
     registry(&state).remove_node(&auth.user_id, &id).await?;
     if let Some(hub) = state.nodes() {
-        hub.disconnect(&id);
+        // Told at once, not at its next reconnect: the daemon stops.
+        hub.disconnect(
+            &id,
+            tonic::Status::unauthenticated(
+                "this node was removed by its owner: its credential no longer works",
+            ),
+        );
     }
     tracing::info!(node = %id, user = %auth.user_id, "node removed");
     Ok(StatusCode::NO_CONTENT)

@@ -144,10 +144,13 @@ impl NodeHub {
         }
     }
 
-    /// Closes `node`'s stream here, if it has one (the node was removed).
-    pub fn disconnect(&self, node: &str) {
-        if let Ok(mut live) = self.live.lock() {
-            live.remove(node);
+    /// Ends `node`'s stream here, if it has one, with `status` as its last
+    /// word (a removed node learns at once that it is refused).
+    pub fn disconnect(&self, node: &str, status: Status) {
+        let removed = self.live.lock().ok().and_then(|mut live| live.remove(node));
+        if let Some(l) = removed {
+            // A full channel only loses the reason: the stream still ends.
+            let _ = l.tx.try_send(Err(status));
         }
     }
 
