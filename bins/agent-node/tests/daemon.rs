@@ -669,3 +669,59 @@ fn a_node_whose_stream_is_refused_stops_at_once() {
     assert!(last.contains("re-invite"), "{last}");
     assert_eq!(gw.registrations().len(), 1, "no reconnect attempt");
 }
+
+/// The `attempt=` of each "reconnecting in" line the node logged.
+fn reconnect_attempts(stderr: &str) -> Vec<u32> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("reconnecting in"))
+        .filter_map(|l| {
+            let rest = &l[l.find("attempt=")? + "attempt=".len()..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+#[test]
+fn after_a_connection_the_back_off_starts_over() {
+    let mut setup = Setup::new();
+    setup.write_config(&setup.state().invite.clone(), "reconnect_max_secs: 8\n");
+    setup.gateway.stop();
+    let node = setup.start_node();
+    // A long outage: the waits grow, attempt after attempt.
+    node.wait_stderr("four failed attempts", |log| {
+        reconnect_attempts(log).len() >= 4
+    });
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 1);
+    let before = reconnect_attempts(&node.stderr());
+    assert!(*before.last().unwrap() >= 4, "{before:?}");
+
+    // Connected, then the gateway goes away again at once: the waits start
+    // over rather than where the outage left them.
+    setup.gateway.stop();
+    node.wait_stderr("the next reconnect", |log| {
+        reconnect_attempts(log).len() > before.len()
+    });
+    let after = reconnect_attempts(&node.stderr());
+    assert_eq!(after[before.len()], 1, "{after:?}");
+    let line = node
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("reconnecting in"))
+        .nth(before.len())
+        .unwrap()
+        .to_owned();
+    let delay: u64 = line[line.find("delay_ms=").unwrap() + "delay_ms=".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(delay <= 1000, "{line}");
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 2);
+}

@@ -38,10 +38,6 @@ pub const DEFAULT_HEARTBEAT_SECS: u32 = 10;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Time allowed for TCP + TLS set-up with the gateway.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection that stayed up this long starts the back-off afresh when it
-/// drops; one that drops sooner keeps the back-off growing, so a gateway
-/// that accepts and then drops the node is not hammered.
-pub const STABLE_AFTER: Duration = Duration::from_secs(10);
 
 /// Why the daemon stopped. Each kind has its own exit code.
 #[derive(Debug, thiserror::Error)]
@@ -282,12 +278,9 @@ impl Node {
                 }
                 Err(SessionError::Lost(reason)) => {
                     self.shared.outbox.detach();
-                    if self
-                        .connected_since
-                        .take()
-                        .is_some_and(|since| since.elapsed() >= STABLE_AFTER)
-                    {
-                        self.backoff.reset();
+                    // The connection had succeeded: the waits start over.
+                    if let Some(since) = self.connected_since.take() {
+                        self.backoff.connection_ended(since.elapsed());
                     }
                     let delay = self.backoff.next_delay();
                     warn!(
