@@ -725,3 +725,39 @@ fn after_a_connection_the_back_off_starts_over() {
     setup.gateway.restart();
     node.wait_stdout("agent-node connected", 2);
 }
+
+#[test]
+fn sigint_or_sigterm_stops_the_node_in_bounded_time_connected_or_not() {
+    // Connected, with a task that would run for a minute.
+    let setup = Setup::new();
+    let gw = setup.state();
+    let mut node = setup.connected_node();
+    gw.dispatch(&gw.task("long", "sleep 60"));
+    node.wait_stderr("the task starting", |log| log.contains("task accepted"));
+    let started = std::time::Instant::now();
+    node.signal(Signal::SIGINT);
+    assert_eq!(node.wait_exit().code(), Some(0), "{}", node.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(gw.result_of("long").status(), Status::Cancelled);
+
+    // Gateway away, node waiting to reconnect, a task still running.
+    let mut setup = Setup::new();
+    let gw = std::sync::Arc::clone(setup.state());
+    let mut node = setup.connected_node();
+    gw.dispatch(&gw.task("long", "sleep 60"));
+    node.wait_stderr("the task starting", |log| log.contains("task accepted"));
+    setup.gateway.stop();
+    node.wait_stderr("the lost connection", |log| log.contains("reconnecting in"));
+    let started = std::time::Instant::now();
+    node.signal(Signal::SIGTERM);
+    assert_eq!(node.wait_exit().code(), Some(0), "{}", node.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -241,6 +241,12 @@ pub enum OutputEvent {
         /// The task as it ended.
         task: TaskView,
     },
+    /// The gateway is shutting down; the last line. The task may still be
+    /// running: follow it again once the gateway is back.
+    Stopping {
+        /// What happened and what to do.
+        message: String,
+    },
 }
 
 #[cfg(test)]
@@ -265,6 +271,13 @@ mod tests {
         };
         assert!(task.finished());
         assert_eq!(task.exit_code, Some(0));
+        let stopping = OutputEvent::Stopping {
+            message: "the gateway is stopping".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&stopping).unwrap(),
+            serde_json::json!({"type":"stopping","message":"the gateway is stopping"})
+        );
     }
 
     #[test]

@@ -291,6 +291,7 @@ async fn follow_output(
     tx: &Lines,
 ) {
     let registry = Registry::new(hub.store().conn());
+    let mut stop = hub.stopping();
     let mut last = q.after;
     let mut tick = tokio::time::interval(Duration::from_millis(1000));
     loop {
@@ -334,6 +335,10 @@ async fn follow_output(
         if !q.follow {
             return;
         }
+        if *stop.borrow_and_update() {
+            let _ = tx.send(Ok(ndjson(&stopping()))).await;
+            return;
+        }
         // Wait for live events; storage is the source of truth, so each
         // wake-up just catches up from it.
         tokio::select! {
@@ -348,8 +353,21 @@ async fn follow_output(
                 Ok(_) | Err(RecvError::Lagged(_) | RecvError::Closed) => {}
             },
             _ = tick.tick() => {}
+            // Checked at the top of the loop, after one more catch-up; a
+            // gateway without a stop signal any more is stopping too.
+            changed = stop.changed() => if changed.is_err() {
+                let _ = tx.send(Ok(ndjson(&stopping()))).await;
+                return;
+            },
             () = tx.closed() => return,
         }
+    }
+}
+
+/// The last line of a followed output when the gateway shuts down.
+fn stopping() -> OutputEvent {
+    OutputEvent::Stopping {
+        message: "the gateway is stopping; the task may still be running: follow its output again once the gateway is back".to_owned(),
     }
 }
 

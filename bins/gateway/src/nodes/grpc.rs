@@ -346,7 +346,8 @@ async fn record_message(hub: &NodeHub, node_id: &str, kind: Option<Kind>) {
 /// `listener` until `stop` turns true. TLS is taken in the gateway's own
 /// accept loop (`listen::tls_incoming`): connection caps, handshake
 /// and idle timeouts as on every listener. Node streams never end by
-/// themselves, so on stop they are closed and given a moment to drain.
+/// themselves, so on stop each is ended with `UNAVAILABLE` and the server
+/// is given the shutdown grace period to drain.
 ///
 /// # Errors
 /// When the TLS identity is unusable or the server fails.
@@ -392,7 +393,8 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => {}
     }
     hub.disconnect_all();
-    match tokio::time::timeout(std::time::Duration::from_secs(3), serving).await {
+    let grace = std::time::Duration::from_secs(limits.shutdown_grace_secs.get());
+    match tokio::time::timeout(grace, serving).await {
         Ok(result) => result.context("agent-node listener failed"),
         Err(_) => {
             tracing::info!("agent-node streams still open at shutdown: closed");

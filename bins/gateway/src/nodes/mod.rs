@@ -18,7 +18,7 @@ use mosaic_store::Store;
 use mosaic_types::nodes::{OutputEvent, TaskView};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tonic::Status;
 
 /// How long a signed task stays valid: long enough to cross a slow link,
@@ -51,6 +51,8 @@ pub struct NodeHub {
     watchers: Mutex<HashMap<String, broadcast::Sender<OutputEvent>>>,
     next_seq: Mutex<HashMap<String, i32>>,
     next_stream: std::sync::atomic::AtomicU64,
+    /// Turns true when the gateway begins to shut down.
+    stop: watch::Receiver<bool>,
 }
 
 /// Why a dispatch could not be sent.
@@ -70,13 +72,14 @@ pub enum DispatchError {
 }
 
 impl NodeHub {
-    /// A hub over `store`, signing with `signing`.
+    /// A hub over `store`, signing with `signing`, until `stop` turns true.
     pub fn new(
         store: Store,
         signing: Result<SigningKey, String>,
         instance: String,
         endpoint: String,
         ca_pem: String,
+        stop: watch::Receiver<bool>,
     ) -> Self {
         let signing = match signing {
             Ok(k) => Some(k),
@@ -95,7 +98,14 @@ impl NodeHub {
             watchers: Mutex::new(HashMap::new()),
             next_seq: Mutex::new(HashMap::new()),
             next_stream: std::sync::atomic::AtomicU64::new(1),
+            stop,
         }
+    }
+
+    /// Turns true when the gateway begins to shut down: output followers
+    /// then end their streams with a last line saying so.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stop.clone()
     }
 
     /// The store.
@@ -154,10 +164,17 @@ impl NodeHub {
         }
     }
 
-    /// Closes every node stream here (shutdown).
+    /// Ends every node stream here with `UNAVAILABLE` (shutdown): the
+    /// nodes reconnect once a gateway is back.
     pub fn disconnect_all(&self) {
-        if let Ok(mut live) = self.live.lock() {
-            live.clear();
+        let all: Vec<LiveNode> = match self.live.lock() {
+            Ok(mut live) => live.drain().map(|(_, l)| l).collect(),
+            Err(_) => Vec::new(),
+        };
+        for l in all {
+            let _ = l.tx.try_send(Err(Status::unavailable(
+                "the gateway is stopping: reconnect once it is back",
+            )));
         }
     }
 
@@ -418,11 +435,13 @@ impl NodeHub {
 
 /// Builds the hub at start-up: the instance's signing key, the endpoint
 /// written into invite configs, and the CA nodes verify the gateway with.
+/// `stop` turns true when the gateway begins to shut down.
 pub async fn hub(
     settings: &crate::Settings,
     store: &Store,
     pki: &Arc<mosaic_identity::GatewayPki>,
     bound: std::net::SocketAddr,
+    stop: watch::Receiver<bool>,
 ) -> Arc<NodeHub> {
     let instances = mosaic_identity::instance::Instances::new(store.conn(), &pki.sealer);
     let signing = instances.signing_key().await.map_err(|e| e.to_string());
@@ -442,6 +461,7 @@ pub async fn hub(
         instance,
         endpoint,
         pki.ca.cert_pem().to_owned(),
+        stop,
     ))
 }
 

@@ -18,6 +18,9 @@ use std::process::ExitCode;
 const INTERRUPTED: u8 = 130;
 /// Exit status when our stdout reader went away (128 + SIGPIPE).
 const BROKEN_PIPE: u8 = 141;
+/// Exit status when the gateway shut down while we followed a task: a
+/// temporary failure, worth trying again (`EX_TEMPFAIL`).
+pub const GATEWAY_STOPPING: u8 = 75;
 
 /// `mosaic session`.
 #[derive(Debug, Subcommand)]
@@ -68,7 +71,8 @@ pub enum SessionCommand {
     /// The words after `--` are joined with spaces and run by `sh -c` on the
     /// node. Exit status: the command's own; 124 if it timed out; 130 if it
     /// was cancelled (Ctrl-C cancels it); 1 if it was refused, failed, was
-    /// lost or was killed by a signal.
+    /// lost or was killed by a signal; 75 if the gateway shut down while
+    /// the command ran (it may still be running: `session logs --follow`).
     Dispatch(DispatchArgs),
     /// List a session's tasks, or print one task's output.
     Logs {
@@ -381,8 +385,8 @@ async fn follow(
     };
     let ended = match followed {
         None => return Ok(interrupted(client, at).await),
-        Some(Err(e)) if stream::is_broken_pipe(&e) => return Ok(BROKEN_PIPE),
-        Some(r) => r?,
+        Some(Err(e)) => return ended_early(e, at),
+        Some(Ok(ended)) => ended,
     };
     let Some(ended) = ended else {
         bail!("the output stream ended before task {} did", task.id);
@@ -394,6 +398,23 @@ async fn follow(
         })?;
     }
     Ok(finish(&ended))
+}
+
+/// Following a task's output failed before the task ended: our reader went
+/// away (141), the gateway is stopping (the gateway's line, and 75), or an
+/// error.
+fn ended_early(e: anyhow::Error, at: TaskRef<'_>) -> anyhow::Result<u8> {
+    if stream::is_broken_pipe(&e) {
+        return Ok(BROKEN_PIPE);
+    }
+    if let Some(stopping) = e.downcast_ref::<stream::GatewayStopping>() {
+        eprintln!(
+            "mosaic: {stopping}: `mosaic session logs {} {} --follow`",
+            at.session, at.task
+        );
+        return Ok(GATEWAY_STOPPING);
+    }
+    Err(e)
 }
 
 /// `session dispatch --json`: the ended task and the output it wrote.
@@ -446,8 +467,8 @@ async fn logs(
         stream::read_output(client, at, follow, &mut sink).await
     };
     let ended = match ended {
-        Err(e) if stream::is_broken_pipe(&e) => return Ok(BROKEN_PIPE),
-        r => r?,
+        Err(e) => return ended_early(e, at),
+        Ok(ended) => ended,
     };
     if json {
         if let Some(t) = ended {
