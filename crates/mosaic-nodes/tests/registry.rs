@@ -443,3 +443,51 @@ async fn a_result_delivered_twice_completes_the_task_once() {
         db.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn a_closed_session_takes_no_node_and_runs_nothing() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        user(conn, "alice").await;
+        user(conn, "bob").await;
+        let r = Registry::new(conn);
+        let (node, s) = running_tasks(&r, &["t"]).await;
+        r.attach("alice", &s, &node.id).await.unwrap();
+        assert!(matches!(
+            r.close_session("bob", &s).await,
+            Err(RegistryError::NotFound { .. })
+        ));
+        let closed = r.close_session("alice", &s).await.unwrap();
+        assert_eq!(closed.status, "closed");
+        let at = closed.closed_at.expect("closed_at set");
+        assert_eq!(closed.nodes, vec![node.id.clone()], "its nodes stay listed");
+        // Closing again changes nothing, not even the time.
+        let again = r.close_session("alice", &s).await.unwrap();
+        assert_eq!(again.closed_at, Some(at));
+        assert_eq!(r.list_sessions("alice").await.unwrap()[0].status, "closed");
+
+        for refused in [
+            r.dispatch_target("alice", &s, None).await.map(|_| ()),
+            r.attach("alice", &s, &node.id).await.map(|_| ()),
+            // Refused as closed before the node is even looked up.
+            r.attach("alice", &s, "node_unknown").await.map(|_| ()),
+        ] {
+            match refused {
+                Err(RegistryError::Conflict(m)) => {
+                    assert!(m.contains("is closed"), "{m}");
+                    assert!(m.contains("mosaic session create"), "{m}");
+                }
+                other => panic!("not a conflict: {other:?}"),
+            }
+        }
+        // A task running when it closed still ends as the node reports.
+        let end = TaskEnd {
+            status: "completed".into(),
+            exit_code: Some(0),
+            error: None,
+            duration_ms: Some(1),
+        };
+        assert!(r.finish_task("t", &end).await.unwrap().is_some());
+        db.cleanup().await;
+    }
+}

@@ -155,6 +155,9 @@ pub struct SessionView {
     pub nodes: Vec<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Closed (`null` while active).
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/sessions`.

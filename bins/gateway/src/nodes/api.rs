@@ -35,6 +35,12 @@ pub(crate) fn routes() -> Routes {
         .add(Method::GET, "/api/sessions", Nothing, list_sessions)
         .add(Method::GET, "/api/sessions/{id}", Nothing, show_session)
         .add(Method::POST, "/api/sessions/{id}/attach", Body, attach)
+        .add(
+            Method::POST,
+            "/api/sessions/{id}/close",
+            Nothing,
+            close_session,
+        )
         .add(Method::POST, "/api/sessions/{id}/dispatch", Body, dispatch)
         .add(Method::GET, "/api/sessions/{id}/tasks", Nothing, list_tasks)
         .add(
@@ -184,6 +190,16 @@ async fn attach(
     let session = registry(&state)
         .attach(&auth.user_id, &id, &req.node_id)
         .await?;
+    Ok(Json(session))
+}
+
+async fn close_session(
+    State(state): State<AppState>,
+    auth: UserAuth,
+    Path(id): Path<String>,
+) -> Reply<SessionView> {
+    let session = registry(&state).close_session(&auth.user_id, &id).await?;
+    tracing::info!(session = %id, user = %auth.user_id, "session closed");
     Ok(Json(session))
 }
 

@@ -75,7 +75,7 @@ impl Registry<'_> {
         let session = self.session(owner, session_id).await?;
         if session.status != "active" {
             return Err(RegistryError::Conflict(format!(
-                "session `{session_id}` is {}",
+                "session `{session_id}` is {}: it runs nothing more; create a new one (`mosaic session create`)",
                 session.status
             )));
         }

@@ -231,6 +231,9 @@ pub fn session_detail(s: &SessionView, nodes: &[NodeView], now: DateTime<Utc>) -
     let _ = writeln!(out, "owner:    {}", s.owner);
     let _ = writeln!(out, "status:   {}", s.status);
     let _ = writeln!(out, "created:  {}", stamp_ago(Some(s.created_at), now));
+    if s.closed_at.is_some() {
+        let _ = writeln!(out, "closed:   {}", stamp_ago(s.closed_at, now));
+    }
     if s.nodes.is_empty() {
         let _ = writeln!(
             out,

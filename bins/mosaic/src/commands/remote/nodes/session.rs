@@ -66,6 +66,18 @@ pub enum SessionCommand {
         #[command(flatten)]
         out: JsonArgs,
     },
+    /// Close a session: it takes no more nodes and runs no more commands.
+    ///
+    /// Tasks already running go on to their end. Closing a closed session
+    /// changes nothing.
+    Close {
+        /// Session id.
+        id: String,
+        #[command(flatten)]
+        conn: Connection,
+        #[command(flatten)]
+        out: JsonArgs,
+    },
     /// Run a command on a session's node and follow its output; exits with its status.
     ///
     /// The words after `--` are joined with spaces and run by `sh -c` on the
@@ -170,6 +182,13 @@ async fn session(cmd: SessionCommand) -> anyhow::Result<u8> {
                     s.nodes.join(", ")
                 )
             })?;
+        }
+        SessionCommand::Close { id, conn, out } => {
+            let s: SessionView = user_client(&conn)?
+                .post_empty(&session_path(&id).seg("close"))
+                .await
+                .about(Target::Session(&id))?;
+            out.print(&s, |s| format!("closed session {} ({})", s.name, s.id))?;
         }
         SessionCommand::Dispatch(a) => return dispatch(a).await,
         SessionCommand::Logs {
