@@ -136,9 +136,37 @@ pub struct DispatchArgs {
     /// `--json` prints the task (with --detach), else the ended task and its output.
     #[command(flatten)]
     out: JsonArgs,
+    /// Words before `--` that are not ours: a command written without `--`,
+    /// answered with how to write it.
+    #[arg(hide = true, value_name = "WORD", allow_hyphen_values = true)]
+    stray: Vec<String>,
     /// The command to run, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+impl DispatchArgs {
+    /// The options clap read, as they would be written (to repeat them in
+    /// advice).
+    fn options(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(node) = &self.node {
+            out.push(format!("--node {}", render::shell_quote(node)));
+        }
+        if let Some(cwd) = &self.cwd {
+            out.push(format!("--cwd {}", render::shell_quote(cwd)));
+        }
+        if let Some(secs) = self.timeout {
+            out.push(format!("--timeout {secs}"));
+        }
+        if self.detach {
+            out.push("--detach".to_owned());
+        }
+        if self.out.json {
+            out.push("--json".to_owned());
+        }
+        out
+    }
 }
 
 fn session_path(id: &str) -> ApiPath {
@@ -341,14 +369,11 @@ fn finish(task: &TaskView) -> u8 {
 /// `session dispatch`: sends the command, then follows it to its end.
 async fn dispatch(a: DispatchArgs) -> anyhow::Result<u8> {
     let req = DispatchRequest {
-        command: a.command.join(" "),
+        command: args::dispatch_command(&a.session, &a.options(), &a.stray, &a.command)?,
         node_id: a.node,
         cwd: a.cwd,
         timeout_secs: a.timeout,
     };
-    if req.command.trim().is_empty() {
-        bail!("nothing to run: put the command after `--`, e.g. `-- ls -la`");
-    }
     let client = user_client(&a.conn)?;
     let session = a.session.as_str();
     let task: TaskView = client
