@@ -16,6 +16,7 @@
 //!   connection.
 //! - [`backoff`]: exponential back-off with full jitter.
 //! - [`daemon`]: the connection loop tying them together.
+//! - [`unit`]: the systemd user unit, made to start this node as configured.
 //! - [`cli`]: the command line (`run`, `check-config`, `systemd-unit`).
 //!
 //! # Exit codes
@@ -42,6 +43,7 @@ pub mod health;
 pub mod outbox;
 pub mod runner;
 pub mod state;
+pub mod unit;
 
 /// Process exit codes.
 pub mod exit {
