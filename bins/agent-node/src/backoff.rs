@@ -1,10 +1,22 @@
 //! Exponential back-off with full jitter between reconnection attempts.
+//!
+//! Failed attempts double the wait up to a cap. A connection that succeeds
+//! starts the waits over, so a gateway restarted after a long outage gets
+//! its nodes back in about a second, not after the capped wait. Only a
+//! connection that keeps dropping soon after it opens (a gateway that
+//! accepts and then drops the node, two daemons sharing one credential)
+//! starts each round a step higher, so it is not hammered.
 
 use ring::rand::{SecureRandom as _, SystemRandom};
 use std::time::Duration;
 
 /// First ceiling of the wait.
 pub const INITIAL: Duration = Duration::from_millis(500);
+
+/// A connection that stayed up this long was stable: the next round of
+/// waits starts at [`INITIAL`]. One that dropped sooner starts the next
+/// round one doubling higher than the last.
+pub const STABLE_AFTER: Duration = Duration::from_secs(10);
 
 /// The ceiling starts at [`INITIAL`] and doubles after each attempt up to a
 /// cap; each wait is drawn uniformly between zero and the ceiling.
@@ -13,6 +25,8 @@ pub struct Backoff {
     cap: Duration,
     ceiling: Duration,
     attempt: u32,
+    /// Connections in a row that dropped before [`STABLE_AFTER`].
+    short_connections: u32,
     rng: SystemRandom,
 }
 
@@ -23,6 +37,7 @@ impl Backoff {
             cap,
             ceiling: INITIAL.min(cap),
             attempt: 0,
+            short_connections: 0,
             rng: SystemRandom::new(),
         }
     }
@@ -55,9 +70,24 @@ impl Backoff {
         delay
     }
 
-    /// Back to the first ceiling, after a connection succeeded.
+    /// Back to the first ceiling.
     pub fn reset(&mut self) {
         self.ceiling = INITIAL.min(self.cap);
+        self.attempt = 0;
+        self.short_connections = 0;
+    }
+
+    /// A connection succeeded and has now ended after `lasted`: the waits
+    /// start over, from [`INITIAL`] after a stable connection, else one
+    /// doubling higher per short connection in a row.
+    pub fn connection_ended(&mut self, lasted: Duration) {
+        if lasted >= STABLE_AFTER {
+            self.reset();
+            return;
+        }
+        self.short_connections = self.short_connections.saturating_add(1);
+        let steps = self.short_connections.min(16);
+        self.ceiling = INITIAL.saturating_mul(1 << steps).min(self.cap);
         self.attempt = 0;
     }
 }
@@ -87,6 +117,43 @@ mod tests {
             let ceiling = b.ceiling();
             assert!(b.next_delay() <= ceiling);
         }
+    }
+
+    #[test]
+    fn a_connection_starts_the_waits_over() {
+        let mut b = Backoff::new(Duration::from_secs(30));
+        // A long outage: the waits grow to the cap.
+        for _ in 0..10 {
+            b.next_delay_with(1.0);
+        }
+        assert_eq!(b.ceiling(), Duration::from_secs(30));
+        // Connected, then the gateway restarts five seconds later: the next
+        // wait is about a second, not the thirty the outage reached.
+        b.connection_ended(Duration::from_secs(5));
+        assert_eq!(b.attempt(), 0);
+        assert_eq!(b.next_delay_with(1.0), Duration::from_secs(1));
+        assert_eq!(b.next_delay_with(1.0), Duration::from_secs(2));
+        // A stable connection starts from the first ceiling.
+        b.connection_ended(STABLE_AFTER);
+        assert_eq!(b.next_delay_with(1.0), INITIAL);
+    }
+
+    #[test]
+    fn connections_that_keep_dropping_at_once_are_not_hammered() {
+        let mut b = Backoff::new(Duration::from_secs(30));
+        let firsts: Vec<Duration> = (0..7)
+            .map(|_| {
+                b.connection_ended(Duration::from_millis(100));
+                b.next_delay_with(1.0)
+            })
+            .collect();
+        assert_eq!(
+            firsts,
+            [1, 2, 4, 8, 16, 30, 30].map(Duration::from_secs),
+            "each short connection starts a round one doubling higher"
+        );
+        b.connection_ended(Duration::from_secs(60));
+        assert_eq!(b.next_delay_with(1.0), INITIAL);
     }
 
     #[test]

@@ -38,30 +38,53 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print a systemd user unit that runs agent-node.
+    /// Print a systemd user unit that runs this agent-node with this config
+    /// (and the MOSAIC_NODE_* variables set now).
     SystemdUnit,
 }
-
-/// The systemd user unit, as shipped in `dist/agent-node.service`.
-pub const SYSTEMD_UNIT: &str = include_str!("../dist/agent-node.service");
 
 /// Runs the command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command.clone().unwrap_or(Command::Run) {
         Command::Run => run_daemon(&cli),
         Command::CheckConfig { json } => check_config(cli.config.as_deref(), json),
-        Command::SystemdUnit => {
-            let mut out = std::io::stdout().lock();
-            if out
-                .write_all(SYSTEMD_UNIT.as_bytes())
-                .and_then(|()| out.flush())
-                .is_err()
-            {
-                return ExitCode::from(exit::FAILURE);
-            }
-            ExitCode::SUCCESS
-        }
+        Command::SystemdUnit => systemd_unit(cli.config.as_deref()),
     }
+}
+
+/// Prints the unit that starts this binary with the config file this
+/// invocation would read, so it runs the node as started by hand.
+fn systemd_unit(flag: Option<&Path>) -> ExitCode {
+    let config = match config::resolve_path(flag) {
+        Ok(c) => c,
+        Err(e) => return fail(exit::CONFIG, &e),
+    };
+    let file = std::path::absolute(&config.path).unwrap_or(config.path);
+    if !file.is_file() {
+        eprintln!(
+            "agent-node: note: config file {} does not exist yet; the unit expects it there",
+            file.display()
+        );
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            return fail(
+                exit::FAILURE,
+                &format!("cannot tell where this agent-node binary is: {e}"),
+            );
+        }
+    };
+    let text = crate::unit::render(&exe, &file, &config::env_overrides());
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return ExitCode::from(exit::FAILURE);
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(code: u8, message: &dyn std::fmt::Display) -> ExitCode {

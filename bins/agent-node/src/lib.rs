@@ -16,6 +16,7 @@
 //!   connection.
 //! - [`backoff`]: exponential back-off with full jitter.
 //! - [`daemon`]: the connection loop tying them together.
+//! - [`unit`]: the systemd user unit, made to start this node as configured.
 //! - [`cli`]: the command line (`run`, `check-config`, `systemd-unit`).
 //!
 //! # Exit codes
@@ -25,7 +26,7 @@
 //! | 0 | stopped by SIGTERM/SIGINT, or a subcommand succeeded |
 //! | 1 | an unexpected failure (e.g. the state file cannot be written) |
 //! | 2 | the configuration is wrong: the message names the key |
-//! | 3 | the gateway refused the node (used invite, removed node) or its signing key changed |
+//! | 3 | the gateway refused the node (used invite, removed node, at connect or on its open stream) or its signing key changed |
 //!
 //! # Output
 //!
@@ -42,6 +43,7 @@ pub mod health;
 pub mod outbox;
 pub mod runner;
 pub mod state;
+pub mod unit;
 
 /// Process exit codes.
 pub mod exit {

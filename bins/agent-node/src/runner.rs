@@ -411,10 +411,12 @@ async fn pump(
     loop {
         match reader.read(&mut buf).await {
             Ok(0) | Err(_) => break,
+            // The sink numbers the chunk.
             Ok(n) => sink(TaskProgress {
                 task_id: task_id.clone(),
                 stream: stream as i32,
                 data: buf[..n].to_vec(),
+                seq: 0,
             }),
         }
     }

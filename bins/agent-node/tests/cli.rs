@@ -170,25 +170,67 @@ fn an_unregistered_node_without_an_invite_is_a_config_error() {
 }
 
 #[test]
-fn the_systemd_unit_is_the_shipped_file() {
+fn the_systemd_unit_starts_this_binary_with_this_config() {
     let dir = tempfile::tempdir().unwrap();
-    let out = agent_node(&["systemd-unit"], dir.path());
-    assert!(out.status.success());
+    let file = config(dir.path(), "gateway: https://gw.example:7421\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_agent-node"))
+        .args(["--config", &file, "systemd-unit"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("MOSAIC_NODE_STATE_DIR", dir.path().join("state"))
+        .env("MOSAIC_NODE_INVITE_TOKEN", "mni_secret")
+        // Not a node key (the gateway's): stays out.
+        .env("MOSAIC_NODE_ADDR", "127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let printed = String::from_utf8(out.stdout).unwrap();
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/agent-node.service"),
-    )
-    .unwrap();
-    assert_eq!(printed, shipped);
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_agent-node")).unwrap();
+    let exec = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    let (bin, rest) = exec.split_once(' ').unwrap();
+    assert_eq!(std::fs::canonicalize(bin).unwrap(), exe, "{exec}");
+    assert_eq!(rest, format!("--config {file}"));
+    let env: Vec<&str> = printed
+        .lines()
+        .filter_map(|l| l.strip_prefix("Environment="))
+        .collect();
+    assert_eq!(
+        env,
+        [format!(
+            "MOSAIC_NODE_STATE_DIR={}",
+            dir.path().join("state").display()
+        )]
+    );
+    assert!(!printed.contains("mni_secret"));
     for line in [
-        "ExecStart=%h/.cargo/bin/agent-node --config %h/.config/mosaic/agent-node.yaml",
         "Restart=on-failure",
         "RestartSec=5",
+        "RestartPreventExitStatus=2 3",
         "KillSignal=SIGTERM",
         "WantedBy=default.target",
     ] {
         assert!(printed.lines().any(|l| l == line), "missing `{line}`");
     }
+}
+
+#[test]
+fn the_systemd_unit_without_flags_names_the_default_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = agent_node(&["systemd-unit"], dir.path());
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let expected = dir.path().join(".config/mosaic/agent-node.yaml");
+    assert!(
+        printed.lines().any(|l| l.starts_with("ExecStart=")
+            && l.ends_with(&format!("--config {}", expected.display()))),
+        "{printed}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("does not exist yet"), "{stderr}");
 }
 
 #[test]

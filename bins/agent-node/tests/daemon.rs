@@ -379,6 +379,11 @@ fn the_node_reconnects_by_itself_after_a_gateway_restart() {
         "the second hello reached the restarted gateway"
     );
     assert_eq!(hellos[1].1.running_task_ids, ["b"], "b is still running");
+    assert_eq!(
+        hellos[1].1.ended_task_ids,
+        ["a"],
+        "a ended, its result not yet acknowledged: not a task to call lost"
+    );
 
     let regs = gw.registrations();
     let last = regs.last().unwrap();
@@ -396,6 +401,15 @@ fn the_node_reconnects_by_itself_after_a_gateway_restart() {
         matches!(&a.event, Event::Result(r) if r.status() == Status::Completed && r.exit_code == Some(0))
     );
     assert_eq!(gw.output("a", OutStream::Stdout), "early\nlate\n");
+    // What the first gateway may have lost is sent again, under the same
+    // number, so the gateway can keep it once.
+    let early: Vec<(u32, u32)> = gw
+        .chunks("a")
+        .into_iter()
+        .filter(|(_, _, data)| data == "early\n")
+        .map(|(instance, seq, _)| (instance, seq))
+        .collect();
+    assert_eq!(early, [(1, 1), (2, 1)]);
 
     // A task that kept running across the reconnect reports on the new stream.
     std::fs::write(&release_b, "").unwrap();
@@ -566,4 +580,184 @@ fn a_gateway_certificate_from_another_ca_is_never_trusted() {
     );
     assert!(setup.state().registrations().is_empty());
     assert!(node.stdout_lines().is_empty());
+}
+
+#[test]
+fn a_result_is_sent_again_until_the_gateway_acknowledges_it() {
+    let mut setup = Setup::new();
+    let gw = std::sync::Arc::clone(setup.state());
+    gw.acknowledge
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    // Debug logs say when an acknowledgement arrives.
+    let node = support::NodeProcess::start(
+        &[
+            "--config",
+            setup.config.to_str().unwrap(),
+            "--log",
+            "info,mosaic_agent_node=debug",
+        ],
+        setup.dir.path(),
+    );
+    node.wait_stdout("agent-node connected", 1);
+    gw.wait_hellos(1);
+    gw.dispatch(&gw.task("t", "echo ok"));
+    let first = gw.result_seen("t");
+    assert_eq!(first.instance, 1);
+
+    // The gateway restarts without having acknowledged it (say it stopped
+    // before storing it): the new stream names the task as ended and
+    // delivers output and result again.
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 2);
+    let hellos = gw.wait_hellos(2);
+    assert!(hellos[1].1.running_task_ids.is_empty());
+    assert_eq!(hellos[1].1.ended_task_ids, ["t"]);
+    let again = gw.wait_for("the result again", |_| {
+        let seen = gw.results_seen("t");
+        (seen.len() >= 2).then_some(seen)
+    });
+    assert_eq!(again[1].0, 2);
+    assert_eq!(again[0].1, again[1].1, "the same result");
+    assert_eq!(gw.output("t", OutStream::Stdout), "ok\n");
+
+    // Acknowledged on the next stream: the one after neither names it nor
+    // sends it.
+    gw.acknowledge
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 3);
+    let hellos = gw.wait_hellos(3);
+    assert_eq!(hellos[2].1.ended_task_ids, ["t"]);
+    let third = gw.wait_for("the result on the third stream", |_| {
+        let seen = gw.results_seen("t");
+        (seen.len() >= 3).then_some(seen)
+    });
+    assert_eq!(third[2].0, 3);
+    node.wait_stderr("the acknowledgement", |log| {
+        log.contains("result acknowledged")
+    });
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 4);
+    let hellos = gw.wait_hellos(4);
+    assert!(hellos[3].1.ended_task_ids.is_empty(), "{:?}", hellos[3]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        gw.results_seen("t").len(),
+        3,
+        "nothing sent again after the acknowledgement"
+    );
+}
+
+#[test]
+fn a_node_whose_stream_is_refused_stops_at_once() {
+    let setup = Setup::new();
+    let gw = setup.state();
+    let mut node = setup.connected_node();
+    let started = std::time::Instant::now();
+    gw.end_stream(tonic::Status::unauthenticated(
+        "this node was removed by its owner: its credential no longer works",
+    ));
+    let status = node.wait_exit();
+    assert_eq!(status.code(), Some(3), "stderr:\n{}", node.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let last = node.stderr().lines().last().unwrap().to_owned();
+    assert!(last.contains("removed by its owner"), "{last}");
+    assert!(last.contains("re-invite"), "{last}");
+    assert_eq!(gw.registrations().len(), 1, "no reconnect attempt");
+}
+
+/// The `attempt=` of each "reconnecting in" line the node logged.
+fn reconnect_attempts(stderr: &str) -> Vec<u32> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("reconnecting in"))
+        .filter_map(|l| {
+            let rest = &l[l.find("attempt=")? + "attempt=".len()..];
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+#[test]
+fn after_a_connection_the_back_off_starts_over() {
+    let mut setup = Setup::new();
+    setup.write_config(&setup.state().invite.clone(), "reconnect_max_secs: 8\n");
+    setup.gateway.stop();
+    let node = setup.start_node();
+    // A long outage: the waits grow, attempt after attempt.
+    node.wait_stderr("four failed attempts", |log| {
+        reconnect_attempts(log).len() >= 4
+    });
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 1);
+    let before = reconnect_attempts(&node.stderr());
+    assert!(*before.last().unwrap() >= 4, "{before:?}");
+
+    // Connected, then the gateway goes away again at once: the waits start
+    // over rather than where the outage left them.
+    setup.gateway.stop();
+    node.wait_stderr("the next reconnect", |log| {
+        reconnect_attempts(log).len() > before.len()
+    });
+    let after = reconnect_attempts(&node.stderr());
+    assert_eq!(after[before.len()], 1, "{after:?}");
+    let line = node
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("reconnecting in"))
+        .nth(before.len())
+        .unwrap()
+        .to_owned();
+    let delay: u64 = line[line.find("delay_ms=").unwrap() + "delay_ms=".len()..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(delay <= 1000, "{line}");
+    setup.gateway.restart();
+    node.wait_stdout("agent-node connected", 2);
+}
+
+#[test]
+fn sigint_or_sigterm_stops_the_node_in_bounded_time_connected_or_not() {
+    // Connected, with a task that would run for a minute.
+    let setup = Setup::new();
+    let gw = setup.state();
+    let mut node = setup.connected_node();
+    gw.dispatch(&gw.task("long", "sleep 60"));
+    node.wait_stderr("the task starting", |log| log.contains("task accepted"));
+    let started = std::time::Instant::now();
+    node.signal(Signal::SIGINT);
+    assert_eq!(node.wait_exit().code(), Some(0), "{}", node.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(gw.result_of("long").status(), Status::Cancelled);
+
+    // Gateway away, node waiting to reconnect, a task still running.
+    let mut setup = Setup::new();
+    let gw = std::sync::Arc::clone(setup.state());
+    let mut node = setup.connected_node();
+    gw.dispatch(&gw.task("long", "sleep 60"));
+    node.wait_stderr("the task starting", |log| log.contains("task accepted"));
+    setup.gateway.stop();
+    node.wait_stderr("the lost connection", |log| log.contains("reconnecting in"));
+    let started = std::time::Instant::now();
+    node.signal(Signal::SIGTERM);
+    assert_eq!(node.wait_exit().code(), Some(0), "{}", node.stderr());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
 }

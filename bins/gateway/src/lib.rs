@@ -70,13 +70,15 @@ pub async fn run(
     println!("{FEDERATION_READY_PREFIX}{federation_local}");
     tracing::info!(addr = %federation_local, "federation listener (mTLS) listening");
 
+    // Every listener, the node hub and the sweeper stop on shutdown.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (node_listener, node_local) = bind(
         settings.node_addr,
         "for agent nodes ",
         "MOSAIC_NODE_ADDR or --node-addr",
     )
     .await?;
-    let node_hub = nodes::hub(&settings, &store, &pki, node_local).await;
+    let node_hub = nodes::hub(&settings, &store, &pki, node_local, stop_rx.clone()).await;
     println!("{NODE_READY_PREFIX}{node_local}");
     tracing::info!(addr = %node_local, endpoint = %node_hub.endpoint, "agent-node listener (gRPC over TLS) listening");
 
@@ -84,8 +86,6 @@ pub async fn run(
     println!("{READY_PREFIX}{local}");
     tracing::info!(addr = %local, "HTTP API listening");
 
-    // Every listener and the sweeper stop on shutdown.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = backlog::spawn_sweeper(store.clone(), sweep_every, stop_rx.clone());
     let shutdown = async move {
         shutdown.await;
@@ -110,13 +110,30 @@ pub async fn run(
     ));
     let app = router(state, &limits);
     let listener = listen::Listener::new(listener, &limits, "http");
-    tokio::join!(
-        listen::serve_http(listener, None, app, &limits, stop_rx),
-        shutdown
-    );
-    wait_for_background(federation_task, node_task, sweeper).await;
-    tracing::info!("shutting down");
-    store.close().await?;
+    let http_task = tokio::spawn(async move {
+        listen::serve_http(listener, None, app, &limits, stop_rx).await;
+    });
+    shutdown.await;
+    // From the stop signal on, everything shares one grace period: open
+    // output streams end with a last line saying so, node streams end with
+    // `UNAVAILABLE`, in-flight requests finish; what is left then is cut.
+    let grace = std::time::Duration::from_secs(limits.shutdown_grace_secs.get());
+    let finished = tokio::time::timeout(grace, async {
+        if let Err(e) = http_task.await {
+            tracing::warn!(error = %e, "HTTP listener ended abnormally");
+        }
+        wait_for_background(federation_task, node_task, sweeper).await;
+        tracing::info!("shutting down");
+        store.close().await
+    })
+    .await;
+    match finished {
+        Ok(closed) => closed?,
+        Err(_) => tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "still busy after limits.shutdown_grace_secs: exiting anyway"
+        ),
+    }
     Ok(())
 }
 

@@ -43,9 +43,6 @@ const RESERVED_FILES: u64 = 256;
 /// The listeners sharing the process's open-file limit.
 const LISTENERS: u64 = 3;
 
-/// How long shutdown waits for in-flight HTTP requests.
-const DRAIN: Duration = Duration::from_secs(10);
-
 /// How often refusals over a cap are logged, at most.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
@@ -203,8 +200,8 @@ async fn handshake(
 
 /// Serves `app` over HTTP/1 on `listener` (over TLS when `tls` is given, each
 /// request then carrying the client's [`PeerChain`]) until `shutdown` turns
-/// true; then stops accepting and lets in-flight requests finish for a
-/// bounded time.
+/// true; then stops accepting and lets in-flight requests finish for at most
+/// `limits.shutdown_grace_secs`.
 pub async fn serve_http(
     mut listener: Listener,
     tls: Option<TlsAcceptor>,
@@ -219,6 +216,7 @@ pub async fn serve_http(
         .header_read_timeout(secs(limits.header_read_timeout_secs));
     let handshake_timeout = secs(limits.handshake_timeout_secs);
     let idle_timeout = secs(limits.idle_timeout_secs);
+    let grace = secs(limits.shutdown_grace_secs);
     let name = listener.name;
     let graceful = GracefulShutdown::new();
     loop {
@@ -255,7 +253,7 @@ pub async fn serve_http(
     }
     // Close the port first: new clients are refused rather than left waiting.
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {

@@ -330,3 +330,58 @@ async fn unknown_paths_and_methods_answer_with_the_envelope() {
         env.error.message
     );
 }
+
+#[tokio::test]
+async fn a_closed_session_answers_work_with_a_conflict_envelope() {
+    let (_gw, w, _home) = start().await;
+    let created = w
+        .send(&Method::POST, "/api/sessions", Some(&w.user), Some("{}"))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = serde_json::from_str::<Value>(&created.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let close = format!("/api/sessions/{id}/close");
+    for _ in 0..2 {
+        let closed = w.send(&Method::POST, &close, Some(&w.user), None).await;
+        assert_eq!(closed.status, 200, "closing (again) answers the session");
+        let session: Value = serde_json::from_str(&closed.body).unwrap();
+        assert_eq!(session["status"], "closed");
+    }
+    for (path, body) in [
+        (
+            format!("/api/sessions/{id}/dispatch"),
+            r#"{"command":"echo hi"}"#,
+        ),
+        (
+            format!("/api/sessions/{id}/attach"),
+            r#"{"node_id":"node_x"}"#,
+        ),
+    ] {
+        let answer = w
+            .send(&Method::POST, &path, Some(&w.user), Some(body))
+            .await;
+        assert_eq!(answer.status, 409, "POST {path}: {}", answer.body);
+        let env = answer.envelope(&path);
+        assert_eq!(env.error.code, ErrorCode::Conflict);
+        assert!(
+            env.error.message.contains("is closed"),
+            "{}",
+            env.error.message
+        );
+    }
+    // Not for the admin token; a session that is not there is not found.
+    let answer = w.send(&Method::POST, &close, Some(&w.admin), None).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    let answer = w
+        .send(
+            &Method::POST,
+            "/api/sessions/ses_none/close",
+            Some(&w.user),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, 404, "{}", answer.body);
+    answer.envelope("close an unknown session");
+}

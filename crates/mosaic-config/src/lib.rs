@@ -115,6 +115,10 @@ pub struct ListenerLimits {
     pub max_concurrent_requests: NonZeroUsize,
     /// Largest request body accepted, in bytes; larger gets 413.
     pub max_body_bytes: NonZeroU64,
+    /// Seconds the gateway takes, once asked to stop (SIGTERM, SIGINT), to
+    /// end open streams and finish in-flight requests before it exits
+    /// regardless.
+    pub shutdown_grace_secs: NonZeroU64,
 }
 
 impl Default for ListenerLimits {
@@ -141,6 +145,7 @@ impl Default for ListenerLimits {
             request_timeout_secs: s(30),
             max_concurrent_requests: n(256),
             max_body_bytes: s(2 * 1024 * 1024),
+            shutdown_grace_secs: s(10),
         }
     }
 }

@@ -166,6 +166,36 @@ fn limits_come_from_file_and_environment() {
 }
 
 #[test]
+fn the_shutdown_grace_is_a_limit_like_the_others() {
+    Jail::expect_with(|jail| {
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.limits.shutdown_grace_secs.get(), 10, "the default");
+        jail.create_file("mosaic.toml", "[limits]\nshutdown_grace_secs = 3\n")?;
+        jail.set_env("MOSAIC_CONFIG", "mosaic.toml");
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(s.limits.shutdown_grace_secs.get(), 3);
+        jail.set_env("MOSAIC_LIMITS__SHUTDOWN_GRACE_SECS", "4");
+        let s: GatewaySettings = Loader::new().load().unwrap();
+        assert_eq!(
+            s.limits.shutdown_grace_secs.get(),
+            4,
+            "the environment wins"
+        );
+        jail.set_env("MOSAIC_LIMITS__SHUTDOWN_GRACE_SECS", "0");
+        let text = Loader::new()
+            .load::<GatewaySettings>()
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("`limits.shutdown_grace_secs`"), "{text}");
+        assert!(
+            text.contains("environment variable MOSAIC_LIMITS__SHUTDOWN_GRACE_SECS"),
+            "{text}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn a_zero_limit_is_refused_by_name() {
     Jail::expect_with(|jail| {
         jail.set_env("MOSAIC_LIMITS__HANDSHAKE_TIMEOUT_SECS", "0");

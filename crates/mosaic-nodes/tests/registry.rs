@@ -282,12 +282,16 @@ async fn tasks_keep_output_in_order_and_end_once() {
             .await
             .unwrap();
         assert_eq!(t.status, "running");
-        r.append_output("task_1", 1, "stdout", "hi\n")
-            .await
-            .unwrap();
-        r.append_output("task_1", 2, "stderr", "warn\n")
-            .await
-            .unwrap();
+        assert!(
+            r.append_output("task_1", 1, "stdout", "hi\n")
+                .await
+                .unwrap()
+        );
+        assert!(
+            r.append_output("task_1", 2, "stderr", "warn\n")
+                .await
+                .unwrap()
+        );
         let out = r.output_after("task_1", 0).await.unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1], (2, "stderr".to_owned(), "warn\n".to_owned()));
@@ -325,37 +329,165 @@ async fn tasks_keep_output_in_order_and_end_once() {
     }
 }
 
+/// `alice`'s node with a session and the tasks `ids`, all running.
+async fn running_tasks(
+    r: &Registry<'_>,
+    ids: &[&str],
+) -> (mosaic_nodes::registry::AuthenticatedNode, String) {
+    let node = invited(r, "alice").await;
+    let s = r.create_session("alice", None).await.unwrap();
+    for id in ids {
+        r.create_task(&NewTask {
+            id: (*id).into(),
+            session_id: s.id.clone(),
+            node_id: node.id.clone(),
+            owner: "alice".into(),
+            command: "sleep 9".into(),
+            cwd: None,
+            timeout_secs: None,
+        })
+        .await
+        .unwrap();
+    }
+    (node, s.id)
+}
+
 #[tokio::test]
-async fn a_restarted_node_loses_the_tasks_it_no_longer_runs() {
+async fn only_tasks_the_node_does_not_know_are_lost() {
     for db in all_backends().await {
         let conn = db.store.conn();
         user(conn, "alice").await;
         let r = Registry::new(conn);
-        let node = invited(&r, "alice").await;
-        let s = r.create_session("alice", None).await.unwrap();
-        for id in ["t1", "t2"] {
-            r.create_task(&NewTask {
-                id: id.into(),
-                session_id: s.id.clone(),
-                node_id: node.id.clone(),
-                owner: "alice".into(),
-                command: "sleep 9".into(),
-                cwd: None,
-                timeout_secs: None,
-            })
-            .await
-            .unwrap();
-        }
+        let (node, s) = running_tasks(&r, &["t1", "t2", "t3"]).await;
+        // The node still runs t2 and has t3's result on its way: only t1,
+        // which it does not know, is lost.
         let lost = r
-            .lose_tasks_except(&node.id, &["t2".to_owned()])
+            .lose_unknown_tasks(&node.id, &["t2".to_owned(), "t3".to_owned()])
             .await
             .unwrap();
         assert_eq!(lost, vec!["t1".to_owned()]);
-        assert_eq!(r.task("alice", &s.id, "t1").await.unwrap().status, "lost");
-        assert_eq!(
-            r.task("alice", &s.id, "t2").await.unwrap().status,
-            "running"
+        let t1 = r.task("alice", &s, "t1").await.unwrap();
+        assert_eq!(t1.status, "lost");
+        assert!(t1.finished_at.is_some());
+        assert!(
+            t1.error
+                .unwrap()
+                .contains("the node does not know this task"),
+            "the reason names the node's answer"
         );
+        for id in ["t2", "t3"] {
+            assert_eq!(r.task("alice", &s, id).await.unwrap().status, "running");
+        }
+        // Nothing to lose when the node knows everything.
+        assert!(
+            r.lose_unknown_tasks(&node.id, &["t2".to_owned(), "t3".to_owned()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_result_delivered_twice_completes_the_task_once() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        user(conn, "alice").await;
+        let r = Registry::new(conn);
+        let (node, s) = running_tasks(&r, &["t"]).await;
+        // Delivered after a reconnect, then again (the node did not learn
+        // that the first delivery arrived).
+        r.lose_unknown_tasks(&node.id, &["t".to_owned()])
+            .await
+            .unwrap();
+        let end = TaskEnd {
+            status: "completed".into(),
+            exit_code: Some(0),
+            error: None,
+            duration_ms: Some(3000),
+        };
+        for _ in 0..2 {
+            r.append_output("t", 1, "stdout", "ok\n").await.unwrap();
+            r.finish_task("t", &end).await.unwrap();
+        }
+        assert!(
+            !r.append_output("t", 1, "stdout", "ok\n").await.unwrap(),
+            "a position already stored is not stored again"
+        );
+        assert_eq!(
+            r.output_after("t", 0).await.unwrap(),
+            vec![(1, "stdout".to_owned(), "ok\n".to_owned())]
+        );
+        // A later, different end changes nothing either.
+        let failed = TaskEnd {
+            status: "failed".into(),
+            exit_code: None,
+            error: Some("late".into()),
+            duration_ms: None,
+        };
+        assert!(r.finish_task("t", &failed).await.unwrap().is_none());
+        let t = r.task("alice", &s, "t").await.unwrap();
+        assert_eq!(
+            (t.status.as_str(), t.exit_code, t.duration_ms),
+            ("completed", Some(0), Some(3000))
+        );
+        // And the node's next hello no longer names it: it is not running.
+        assert!(
+            r.lose_unknown_tasks(&node.id, &[])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(r.task("alice", &s, "t").await.unwrap().status, "completed");
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn a_closed_session_takes_no_node_and_runs_nothing() {
+    for db in all_backends().await {
+        let conn = db.store.conn();
+        user(conn, "alice").await;
+        user(conn, "bob").await;
+        let r = Registry::new(conn);
+        let (node, s) = running_tasks(&r, &["t"]).await;
+        r.attach("alice", &s, &node.id).await.unwrap();
+        assert!(matches!(
+            r.close_session("bob", &s).await,
+            Err(RegistryError::NotFound { .. })
+        ));
+        let closed = r.close_session("alice", &s).await.unwrap();
+        assert_eq!(closed.status, "closed");
+        let at = closed.closed_at.expect("closed_at set");
+        assert_eq!(closed.nodes, vec![node.id.clone()], "its nodes stay listed");
+        // Closing again changes nothing, not even the time.
+        let again = r.close_session("alice", &s).await.unwrap();
+        assert_eq!(again.closed_at, Some(at));
+        assert_eq!(r.list_sessions("alice").await.unwrap()[0].status, "closed");
+
+        for refused in [
+            r.dispatch_target("alice", &s, None).await.map(|_| ()),
+            r.attach("alice", &s, &node.id).await.map(|_| ()),
+            // Refused as closed before the node is even looked up.
+            r.attach("alice", &s, "node_unknown").await.map(|_| ()),
+        ] {
+            match refused {
+                Err(RegistryError::Conflict(m)) => {
+                    assert!(m.contains("is closed"), "{m}");
+                    assert!(m.contains("mosaic session create"), "{m}");
+                }
+                other => panic!("not a conflict: {other:?}"),
+            }
+        }
+        // A task running when it closed still ends as the node reports.
+        let end = TaskEnd {
+            status: "completed".into(),
+            exit_code: Some(0),
+            error: None,
+            duration_ms: Some(1),
+        };
+        assert!(r.finish_task("t", &end).await.unwrap().is_some());
         db.cleanup().await;
     }
 }

@@ -155,6 +155,9 @@ pub struct SessionView {
     pub nodes: Vec<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// Closed (`null` while active).
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/sessions`.
@@ -241,6 +244,12 @@ pub enum OutputEvent {
         /// The task as it ended.
         task: TaskView,
     },
+    /// The gateway is shutting down; the last line. The task may still be
+    /// running: follow it again once the gateway is back.
+    Stopping {
+        /// What happened and what to do.
+        message: String,
+    },
 }
 
 #[cfg(test)]
@@ -265,6 +274,13 @@ mod tests {
         };
         assert!(task.finished());
         assert_eq!(task.exit_code, Some(0));
+        let stopping = OutputEvent::Stopping {
+            message: "the gateway is stopping".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&stopping).unwrap(),
+            serde_json::json!({"type":"stopping","message":"the gateway is stopping"})
+        );
     }
 
     #[test]

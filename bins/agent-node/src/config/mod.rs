@@ -7,7 +7,7 @@
 
 mod sources;
 
-pub use sources::load_raw;
+pub use sources::{env_overrides, load_raw};
 
 use figment::Figment;
 use mosaic_nodes::NodeConfig;

@@ -85,6 +85,18 @@ impl Provider for EnvVars {
     }
 }
 
+/// The `MOSAIC_NODE_*` variables of this process that override keys of the
+/// file, as (variable, value) pairs sorted by name.
+pub fn env_overrides() -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = EnvVars::from_process()
+        .vars
+        .into_iter()
+        .map(|(key, value)| (env_var_name(&key), value))
+        .collect();
+    vars.sort();
+    vars
+}
+
 fn env_var_name(key: &str) -> String {
     format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
 }

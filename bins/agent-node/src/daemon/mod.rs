@@ -38,10 +38,6 @@ pub const DEFAULT_HEARTBEAT_SECS: u32 = 10;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Time allowed for TCP + TLS set-up with the gateway.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection that stayed up this long starts the back-off afresh when it
-/// drops; one that drops sooner keeps the back-off growing, so a gateway
-/// that accepts and then drops the node is not hammered.
-pub const STABLE_AFTER: Duration = Duration::from_secs(10);
 
 /// Why the daemon stopped. Each kind has its own exit code.
 #[derive(Debug, thiserror::Error)]
@@ -282,12 +278,9 @@ impl Node {
                 }
                 Err(SessionError::Lost(reason)) => {
                     self.shared.outbox.detach();
-                    if self
-                        .connected_since
-                        .take()
-                        .is_some_and(|since| since.elapsed() >= STABLE_AFTER)
-                    {
-                        self.backoff.reset();
+                    // The connection had succeeded: the waits start over.
+                    if let Some(since) = self.connected_since.take() {
+                        self.backoff.connection_ended(since.elapsed());
                     }
                     let delay = self.backoff.next_delay();
                     warn!(
@@ -370,17 +363,20 @@ impl Node {
         self.serve(&mut inbound, &mut acks, beats, &mut stop).await
     }
 
-    /// The task stream's request: a hello naming the tasks still running
-    /// here, then whatever the outbox holds and receives.
+    /// The task stream's request: a hello naming the tasks this node knows
+    /// (still running, or ended with a result not yet acknowledged), then
+    /// whatever the outbox holds and receives.
     fn task_stream_request(
         &self,
         registered: &Registered,
         auth: AsciiMetadataValue,
     ) -> Request<impl tokio_stream::Stream<Item = NodeMessage> + Send + 'static> {
+        let (running_task_ids, ended_task_ids) = self.shared.known_tasks();
         let hello = NodeMessage {
             kind: Some(Kind::Hello(StreamHello {
                 node_id: registered.node_id.clone(),
-                running_task_ids: self.shared.task_ids(),
+                running_task_ids,
+                ended_task_ids,
             })),
         };
         let mut request = Request::new(self.shared.outbox.attach(hello));
@@ -422,7 +418,7 @@ impl Node {
                 msg = inbound.message() => match msg {
                     Ok(Some(msg)) => self.handle(msg),
                     Ok(None) => break SessionError::Lost("the gateway closed the task stream".to_owned()),
-                    Err(s) => break SessionError::Lost(format!("task stream failed: {}", status_text(&s))),
+                    Err(s) => break self.stream_ended(&s),
                 },
                 ack = acks.message() => match ack {
                     Ok(Some(ack)) => debug!(received_at_ms = ack.received_at_ms, "heartbeat acknowledged"),
@@ -437,6 +433,24 @@ impl Node {
             }
         };
         Err(ended)
+    }
+}
+
+impl Node {
+    /// How a task stream that the gateway ended with `status` ends the
+    /// connection: a refusal (the node was removed) is permanent, anything
+    /// else (a gateway stopping, a broken connection) is worth a reconnect.
+    fn stream_ended(&self, status: &tonic::Status) -> SessionError {
+        match status.code() {
+            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+                SessionError::Fatal(DaemonError::Refused(format!(
+                    "the gateway ended this node's stream: {}: delete {} and re-invite with `mosaic node invite`",
+                    status.message(),
+                    self.state_path.display()
+                )))
+            }
+            _ => SessionError::Lost(format!("task stream failed: {}", status_text(status))),
+        }
     }
 }
 

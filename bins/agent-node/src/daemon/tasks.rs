@@ -12,7 +12,7 @@ use mosaic_agent_proto::v1::{
 use prost::Message as _;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
@@ -49,6 +49,21 @@ impl Shared {
         let mut ids: Vec<String> = self.tasks().keys().cloned().collect();
         ids.sort();
         ids
+    }
+
+    /// What this node knows of its tasks, for a new stream's hello: the ones
+    /// running, and the ones ended whose result the gateway has not
+    /// acknowledged. Read in that order: a task queues its result before it
+    /// leaves the running set, so none falls between the two.
+    pub(super) fn known_tasks(&self) -> (Vec<String>, Vec<String>) {
+        let running = self.task_ids();
+        let ended = self
+            .outbox
+            .unacknowledged()
+            .into_iter()
+            .filter(|id| !running.contains(id))
+            .collect();
+        (running, ended)
     }
 
     pub(super) fn running(&self) -> u32 {
@@ -89,8 +104,16 @@ impl Node {
                     }
                 }
             }
+            Some(gateway_message::Kind::ResultAck(ack)) => self.acknowledged(&ack.task_id),
             None => debug!("ignoring an empty message from the gateway"),
         }
+    }
+
+    /// The gateway stored `task_id`'s result: nothing about it needs
+    /// sending again.
+    fn acknowledged(&self, task_id: &str) {
+        debug!(task_id, "result acknowledged");
+        self.shared.outbox.acknowledge(task_id);
     }
 
     fn refuse(&self, task_id: &str, error: String) {
@@ -200,20 +223,26 @@ impl Node {
         let Some(inbound) = inbound else {
             return;
         };
+        // The request stream ends once the queue is drained; the gateway
+        // acknowledges each result it stored, then ends its side once it
+        // has read everything.
         self.shared.outbox.close();
-        while !self.shared.outbox.is_empty() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // The request stream has ended; a gateway ends its side once it has
-        // read everything, which is the sign the results arrived.
         let _ = tokio::time::timeout_at(deadline, async {
-            while let Ok(Some(_)) = inbound.message().await {}
+            while let Ok(Some(msg)) = inbound.message().await {
+                if let Some(gateway_message::Kind::ResultAck(ack)) = msg.kind {
+                    self.acknowledged(&ack.task_id);
+                }
+                if self.shared.outbox.unacknowledged().is_empty() && self.shared.outbox.is_empty() {
+                    break;
+                }
+            }
         })
         .await;
-        if !self.shared.outbox.is_empty() {
+        let unacknowledged = self.shared.outbox.unacknowledged();
+        if !unacknowledged.is_empty() {
             warn!(
-                unsent = self.shared.outbox.len(),
-                "stopping with messages the gateway has not received"
+                tasks = ?unacknowledged,
+                "stopping with results the gateway has not acknowledged"
             );
         }
     }
@@ -229,7 +258,10 @@ async fn run_task(shared: Arc<Shared>, spec: ShellSpec, workspace: PathBuf, mut 
     let result = match permit {
         Some(_permit) => {
             let outbox = Arc::clone(&shared.outbox);
-            let sink: ProgressSink = Arc::new(move |progress| {
+            // Numbered from 1, so the gateway can tell a chunk sent again.
+            let next = AtomicU32::new(1);
+            let sink: ProgressSink = Arc::new(move |mut progress| {
+                progress.seq = next.fetch_add(1, Ordering::Relaxed);
                 outbox.push(NodeMessage {
                     kind: Some(Kind::Progress(progress)),
                 });

@@ -4,8 +4,8 @@
 use super::{WAIT, now_ms};
 use mosaic_agent_proto::v1::{
     CancelTask, GatewayMessage, HealthAck, Heartbeat, NodeMessage, RegistrationRequest,
-    RegistrationResponse, SandboxPolicy, ShellTask, SignedTask, StreamHello, TaskProgress,
-    TaskRequest, TaskResult,
+    RegistrationResponse, ResultAck, SandboxPolicy, ShellTask, SignedTask, StreamHello,
+    TaskProgress, TaskRequest, TaskResult,
     agent_node_server::{AgentNode, AgentNodeServer},
     gateway_message, node_message,
     task_progress::Stream as OutStream,
@@ -112,6 +112,9 @@ pub struct GatewayState {
     pub heartbeat_secs: AtomicU32,
     /// When set, every registration is refused with this code.
     pub refuse: Mutex<Option<Code>>,
+    /// Whether results are acknowledged, as a real gateway does once it
+    /// has stored them (on by default).
+    pub acknowledge: AtomicBool,
     events: Mutex<Vec<Seen>>,
     to_node: Mutex<Option<(u64, ToNode)>>,
     streams: AtomicU32,
@@ -146,6 +149,7 @@ impl GatewayState {
             }),
             heartbeat_secs: AtomicU32::new(1),
             refuse: Mutex::new(None),
+            acknowledge: AtomicBool::new(true),
             events: Mutex::new(Vec::new()),
             to_node: Mutex::new(None),
             streams: AtomicU32::new(0),
@@ -218,20 +222,56 @@ impl GatewayState {
         })
     }
 
-    /// All output of `task_id` on `stream` received so far.
+    /// All output of `task_id` on `stream` received so far, each numbered
+    /// chunk once (as the gateway stores it), in order of number.
     pub fn output(&self, task_id: &str, stream: OutStream) -> String {
-        let bytes: Vec<u8> = self
-            .events()
-            .iter()
-            .filter_map(|s| match &s.event {
-                Event::Progress(p) if p.task_id == task_id && p.stream == stream as i32 => {
-                    Some(p.data.clone())
-                }
+        let mut chunks: Vec<(u32, Vec<u8>)> = Vec::new();
+        for s in self.events() {
+            if let Event::Progress(p) = s.event
+                && p.task_id == task_id
+                && p.stream == stream as i32
+                && !chunks.iter().any(|(seq, _)| *seq == p.seq)
+            {
+                chunks.push((p.seq, p.data));
+            }
+        }
+        chunks.sort_by_key(|(seq, _)| *seq);
+        String::from_utf8(chunks.into_iter().flat_map(|(_, d)| d).collect()).unwrap()
+    }
+
+    /// Every chunk of `task_id`'s output as received, repeats included:
+    /// (instance, seq, data).
+    pub fn chunks(&self, task_id: &str) -> Vec<(u32, u32, String)> {
+        self.events()
+            .into_iter()
+            .filter_map(|s| match s.event {
+                Event::Progress(p) if p.task_id == task_id => Some((
+                    s.instance,
+                    p.seq,
+                    String::from_utf8_lossy(&p.data).into_owned(),
+                )),
                 _ => None,
             })
-            .flatten()
-            .collect();
-        String::from_utf8(bytes).unwrap()
+            .collect()
+    }
+
+    /// Every result of `task_id` received so far, repeats included, with
+    /// the instance that received it.
+    pub fn results_seen(&self, task_id: &str) -> Vec<(u32, TaskResult)> {
+        self.events()
+            .into_iter()
+            .filter_map(|s| match s.event {
+                Event::Result(r) if r.task_id == task_id => Some((s.instance, r)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Ends the current task stream with `status`.
+    pub fn end_stream(&self, status: Status) {
+        let guard = self.to_node.lock().unwrap();
+        let (_, tx) = guard.as_ref().expect("no task stream is open");
+        tx.send(Err(status)).expect("the task stream is closed");
     }
 
     /// Waits until the output of `task_id` on stdout contains `text`.
@@ -415,6 +455,7 @@ impl AgentNode for Service {
         let mut inbound = request.into_inner();
         let (tx, rx) = mpsc::unbounded_channel();
         let id = u64::from(st.streams.fetch_add(1, Ordering::SeqCst));
+        let acks = tx.clone();
         *st.to_node.lock().unwrap() = Some((id, tx));
         let instance = self.instance;
         tokio::spawn(async move {
@@ -422,11 +463,21 @@ impl AgentNode for Service {
                 let event = match msg.kind {
                     Some(node_message::Kind::Hello(h)) => Event::Hello(h),
                     Some(node_message::Kind::Progress(p)) => Event::Progress(p),
-                    Some(node_message::Kind::Result(r)) => Event::Result(r),
+                    Some(node_message::Kind::Result(r)) => {
+                        if st.acknowledge.load(Ordering::SeqCst) {
+                            let _ = acks.send(Ok(GatewayMessage {
+                                kind: Some(gateway_message::Kind::ResultAck(ResultAck {
+                                    task_id: r.task_id.clone(),
+                                })),
+                            }));
+                        }
+                        Event::Result(r)
+                    }
                     None => continue,
                 };
                 st.record(instance, event);
             }
+            drop(acks);
             // The node closed its side: close ours too.
             let mut current = st.to_node.lock().unwrap();
             if current.as_ref().is_some_and(|(i, _)| *i == id) {

@@ -56,8 +56,14 @@ impl Setup {
             .lines()
             .map(|l| format!("  {l}\n"))
             .collect::<String>();
+        // `extra` may set the back-off cap itself.
+        let reconnect = if extra.contains("reconnect_max_secs:") {
+            ""
+        } else {
+            "reconnect_max_secs: 1\n"
+        };
         let text = format!(
-            "gateway: https://127.0.0.1:{port}\nserver_name: localhost\nca_cert: |\n{ca}invite_token: {invite}\nname: test-node\nworkspace: {ws}\nstate_dir: {st}\nreconnect_max_secs: 1\ntask_timeout_secs: 60\nlog: info\n{extra}",
+            "gateway: https://127.0.0.1:{port}\nserver_name: localhost\nca_cert: |\n{ca}invite_token: {invite}\nname: test-node\nworkspace: {ws}\nstate_dir: {st}\n{reconnect}task_timeout_secs: 60\nlog: info\n{extra}",
             port = self.gateway.addr.port(),
             ws = self.workspace().display(),
             st = self.dir.path().join("state").display(),

@@ -35,6 +35,12 @@ pub(crate) fn routes() -> Routes {
         .add(Method::GET, "/api/sessions", Nothing, list_sessions)
         .add(Method::GET, "/api/sessions/{id}", Nothing, show_session)
         .add(Method::POST, "/api/sessions/{id}/attach", Body, attach)
+        .add(
+            Method::POST,
+            "/api/sessions/{id}/close",
+            Nothing,
+            close_session,
+        )
         .add(Method::POST, "/api/sessions/{id}/dispatch", Body, dispatch)
         .add(Method::GET, "/api/sessions/{id}/tasks", Nothing, list_tasks)
         .add(
@@ -139,7 +145,13 @@ async fn remove_node(
 ) -> Result<StatusCode, ApiError> {
     registry(&state).remove_node(&auth.user_id, &id).await?;
     if let Some(hub) = state.nodes() {
-        hub.disconnect(&id);
+        // Told at once, not at its next reconnect: the daemon stops.
+        hub.disconnect(
+            &id,
+            tonic::Status::unauthenticated(
+                "this node was removed by its owner: its credential no longer works",
+            ),
+        );
     }
     tracing::info!(node = %id, user = %auth.user_id, "node removed");
     Ok(StatusCode::NO_CONTENT)
@@ -178,6 +190,16 @@ async fn attach(
     let session = registry(&state)
         .attach(&auth.user_id, &id, &req.node_id)
         .await?;
+    Ok(Json(session))
+}
+
+async fn close_session(
+    State(state): State<AppState>,
+    auth: UserAuth,
+    Path(id): Path<String>,
+) -> Reply<SessionView> {
+    let session = registry(&state).close_session(&auth.user_id, &id).await?;
+    tracing::info!(session = %id, user = %auth.user_id, "session closed");
     Ok(Json(session))
 }
 
@@ -285,6 +307,7 @@ async fn follow_output(
     tx: &Lines,
 ) {
     let registry = Registry::new(hub.store().conn());
+    let mut stop = hub.stopping();
     let mut last = q.after;
     let mut tick = tokio::time::interval(Duration::from_millis(1000));
     loop {
@@ -328,6 +351,10 @@ async fn follow_output(
         if !q.follow {
             return;
         }
+        if *stop.borrow_and_update() {
+            let _ = tx.send(Ok(ndjson(&stopping()))).await;
+            return;
+        }
         // Wait for live events; storage is the source of truth, so each
         // wake-up just catches up from it.
         tokio::select! {
@@ -342,8 +369,21 @@ async fn follow_output(
                 Ok(_) | Err(RecvError::Lagged(_) | RecvError::Closed) => {}
             },
             _ = tick.tick() => {}
+            // Checked at the top of the loop, after one more catch-up; a
+            // gateway without a stop signal any more is stopping too.
+            changed = stop.changed() => if changed.is_err() {
+                let _ = tx.send(Ok(ndjson(&stopping()))).await;
+                return;
+            },
             () = tx.closed() => return,
         }
+    }
+}
+
+/// The last line of a followed output when the gateway shuts down.
+fn stopping() -> OutputEvent {
+    OutputEvent::Stopping {
+        message: "the gateway is stopping; the task may still be running: follow its output again once the gateway is back".to_owned(),
     }
 }
 

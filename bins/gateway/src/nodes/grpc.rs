@@ -146,7 +146,7 @@ impl AgentNode for NodeService {
         let node = self.authenticate(&request).await?;
         let mut inbound = request.into_inner();
         let hello = read_hello(&mut inbound, &node).await?;
-        let (tx, rx) = mpsc::channel::<GatewayMessage>(256);
+        let (tx, rx) = mpsc::channel::<Result<GatewayMessage, Status>>(256);
         let stream_id = self.hub.attach_stream(&node.id, tx);
         let connected_at = self.go_online(&node, &hello).await?;
         tracing::info!(node = %node.id, name = %node.name, "node connected");
@@ -157,8 +157,7 @@ impl AgentNode for NodeService {
             connected_at,
             inbound,
         ));
-        let outbound = ReceiverStream::new(rx).map(Ok);
-        Ok(Response::new(Box::pin(outbound)))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     type ReportHealthStream = BoxStream<HealthAck>;
@@ -232,8 +231,9 @@ async fn read_hello(
 }
 
 impl NodeService {
-    /// Marks the node online here and settles the tasks it no longer runs;
-    /// answers when this connection began.
+    /// Marks the node online here and settles the tasks it does not know
+    /// (neither running nor ended with a result still to deliver); answers
+    /// when this connection began.
     async fn go_online(
         &self,
         node: &AuthenticatedNode,
@@ -248,12 +248,15 @@ impl NodeService {
             .connected_at(&node.id)
             .await
             .map_err(registry_status)?;
-        match registry
-            .lose_tasks_except(&node.id, &hello.running_task_ids)
-            .await
-        {
+        let known: Vec<String> = hello
+            .running_task_ids
+            .iter()
+            .chain(&hello.ended_task_ids)
+            .cloned()
+            .collect();
+        match registry.lose_unknown_tasks(&node.id, &known).await {
             Ok(lost) if !lost.is_empty() => {
-                tracing::warn!(node = %node.id, ?lost, "tasks lost across a node restart");
+                tracing::warn!(node = %node.id, ?lost, "tasks the node does not know: lost");
                 for task in lost {
                     self.hub.publish_end_from_store(&task).await;
                 }
@@ -312,11 +315,27 @@ async fn record_message(hub: &NodeHub, node_id: &str, kind: Option<Kind>) {
                 _ => "stdout",
             };
             let data = String::from_utf8_lossy(&p.data).into_owned();
-            hub.record_output(&p.task_id, stream, data).await;
+            hub.record_output(&p.task_id, p.seq, stream, data).await;
         }
         Some(Kind::Result(r)) => {
-            if hub.task_belongs(&r.task_id, node_id).await {
-                hub.record_end(&r.task_id, &end_from(&r)).await;
+            // Acknowledged once stored (or when the task had ended already:
+            // a repeat), and when there is nothing it could be stored to;
+            // not when storage failed, so the node sends it again later.
+            let settled = match hub.task_node(&r.task_id).await {
+                Ok(Some(owner)) if owner == node_id => {
+                    hub.record_end(&r.task_id, &end_from(&r)).await
+                }
+                Ok(_) => {
+                    tracing::debug!(node = %node_id, task = %r.task_id, "result for a task that is not this node's: dropped");
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(node = %node_id, task = %r.task_id, error = %e, "cannot look up the task of a result");
+                    false
+                }
+            };
+            if settled {
+                hub.acknowledge_result(node_id, &r.task_id).await;
             }
         }
         Some(Kind::Hello(_)) | None => {}
@@ -327,7 +346,8 @@ async fn record_message(hub: &NodeHub, node_id: &str, kind: Option<Kind>) {
 /// `listener` until `stop` turns true. TLS is taken in the gateway's own
 /// accept loop (`listen::tls_incoming`): connection caps, handshake
 /// and idle timeouts as on every listener. Node streams never end by
-/// themselves, so on stop they are closed and given a moment to drain.
+/// themselves, so on stop each is ended with `UNAVAILABLE` and the server
+/// is given the shutdown grace period to drain.
 ///
 /// # Errors
 /// When the TLS identity is unusable or the server fails.
@@ -373,7 +393,8 @@ pub async fn serve(
         _ = stop.wait_for(|s| *s) => {}
     }
     hub.disconnect_all();
-    match tokio::time::timeout(std::time::Duration::from_secs(3), serving).await {
+    let grace = std::time::Duration::from_secs(limits.shutdown_grace_secs.get());
+    match tokio::time::timeout(grace, serving).await {
         Ok(result) => result.context("agent-node listener failed"),
         Err(_) => {
             tracing::info!("agent-node streams still open at shutdown: closed");

@@ -18,7 +18,8 @@ use mosaic_store::Store;
 use mosaic_types::nodes::{OutputEvent, TaskView};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
+use tonic::Status;
 
 /// How long a signed task stays valid: long enough to cross a slow link,
 /// short enough that a captured task is useless soon after.
@@ -26,11 +27,15 @@ pub const TASK_VALIDITY_MS: i64 = 60_000;
 /// Heartbeat interval asked of nodes.
 pub const HEARTBEAT_SECS: u32 = 10;
 
+/// What the gateway sends down a node's task stream: messages, or the
+/// status that ends the stream.
+type ToNode = mpsc::Sender<Result<GatewayMessage, Status>>;
+
 /// A node's stream on this gateway.
 #[derive(Debug, Clone)]
 struct LiveNode {
     stream_id: u64,
-    tx: mpsc::Sender<GatewayMessage>,
+    tx: ToNode,
 }
 
 /// Shared state of the node service.
@@ -46,6 +51,8 @@ pub struct NodeHub {
     watchers: Mutex<HashMap<String, broadcast::Sender<OutputEvent>>>,
     next_seq: Mutex<HashMap<String, i32>>,
     next_stream: std::sync::atomic::AtomicU64,
+    /// Turns true when the gateway begins to shut down.
+    stop: watch::Receiver<bool>,
 }
 
 /// Why a dispatch could not be sent.
@@ -65,13 +72,14 @@ pub enum DispatchError {
 }
 
 impl NodeHub {
-    /// A hub over `store`, signing with `signing`.
+    /// A hub over `store`, signing with `signing`, until `stop` turns true.
     pub fn new(
         store: Store,
         signing: Result<SigningKey, String>,
         instance: String,
         endpoint: String,
         ca_pem: String,
+        stop: watch::Receiver<bool>,
     ) -> Self {
         let signing = match signing {
             Ok(k) => Some(k),
@@ -90,7 +98,14 @@ impl NodeHub {
             watchers: Mutex::new(HashMap::new()),
             next_seq: Mutex::new(HashMap::new()),
             next_stream: std::sync::atomic::AtomicU64::new(1),
+            stop,
         }
+    }
+
+    /// Turns true when the gateway begins to shut down: output followers
+    /// then end their streams with a last line saying so.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stop.clone()
     }
 
     /// The store.
@@ -116,7 +131,7 @@ impl NodeHub {
     }
 
     /// Registers `node`'s new stream, replacing (and so closing) an older one.
-    fn attach_stream(&self, node: &str, tx: mpsc::Sender<GatewayMessage>) -> u64 {
+    fn attach_stream(&self, node: &str, tx: ToNode) -> u64 {
         let stream_id = self
             .next_stream
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -139,21 +154,31 @@ impl NodeHub {
         }
     }
 
-    /// Closes `node`'s stream here, if it has one (the node was removed).
-    pub fn disconnect(&self, node: &str) {
-        if let Ok(mut live) = self.live.lock() {
-            live.remove(node);
+    /// Ends `node`'s stream here, if it has one, with `status` as its last
+    /// word (a removed node learns at once that it is refused).
+    pub fn disconnect(&self, node: &str, status: Status) {
+        let removed = self.live.lock().ok().and_then(|mut live| live.remove(node));
+        if let Some(l) = removed {
+            // A full channel only loses the reason: the stream still ends.
+            let _ = l.tx.try_send(Err(status));
         }
     }
 
-    /// Closes every node stream here (shutdown).
+    /// Ends every node stream here with `UNAVAILABLE` (shutdown): the
+    /// nodes reconnect once a gateway is back.
     pub fn disconnect_all(&self) {
-        if let Ok(mut live) = self.live.lock() {
-            live.clear();
+        let all: Vec<LiveNode> = match self.live.lock() {
+            Ok(mut live) => live.drain().map(|(_, l)| l).collect(),
+            Err(_) => Vec::new(),
+        };
+        for l in all {
+            let _ = l.tx.try_send(Err(Status::unavailable(
+                "the gateway is stopping: reconnect once it is back",
+            )));
         }
     }
 
-    fn sender(&self, node: &str) -> Option<mpsc::Sender<GatewayMessage>> {
+    fn sender(&self, node: &str) -> Option<ToNode> {
         self.live
             .lock()
             .ok()
@@ -209,22 +234,35 @@ impl NodeHub {
         Ok(next)
     }
 
-    /// Records a chunk of `task`'s output and passes it to watchers.
-    async fn record_output(&self, task: &str, stream: &str, data: String) {
-        let seq = match self.next_seq(task).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(task, error = %e, "cannot number task output");
-                return;
-            }
+    /// Records a chunk of `task`'s output at the position the node gave it
+    /// (`node_seq`, from 1; 0 when the node does not number its output) and
+    /// passes it to watchers. A position already stored (the node sent it
+    /// again after a reconnect) is dropped.
+    async fn record_output(&self, task: &str, node_seq: u32, stream: &str, data: String) {
+        let seq = match i32::try_from(node_seq) {
+            Ok(seq) if seq > 0 => seq,
+            _ => match self.next_seq(task).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(task, error = %e, "cannot number task output");
+                    return;
+                }
+            },
         };
-        if let Err(e) = self
+        match self
             .registry()
             .append_output(task, seq, stream, &data)
             .await
         {
-            tracing::warn!(task, error = %e, "cannot store task output");
-            return;
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(task, seq, "output chunk delivered again: already stored");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(task, error = %e, "cannot store task output");
+                return;
+            }
         }
         self.publish(
             task,
@@ -237,22 +275,55 @@ impl NodeHub {
         );
     }
 
-    /// Records how `task` ended and tells watchers.
-    async fn record_end(&self, task: &str, end: &TaskEnd) {
-        match self.registry().finish_task(task, end).await {
-            Ok(Some(view)) => self.publish(task, OutputEvent::End { task: view }, true),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(task, error = %e, "cannot store task result"),
-        }
+    /// Records how `task` ended and tells watchers; a task that had already
+    /// ended keeps its first end. False when storage failed (the end is not
+    /// recorded).
+    async fn record_end(&self, task: &str, end: &TaskEnd) -> bool {
+        let recorded = match self.registry().finish_task(task, end).await {
+            Ok(Some(view)) => {
+                self.publish(task, OutputEvent::End { task: view }, true);
+                true
+            }
+            Ok(None) => true,
+            Err(e) => {
+                tracing::warn!(task, error = %e, "cannot store task result");
+                false
+            }
+        };
         if let Ok(mut m) = self.next_seq.lock() {
             m.remove(task);
+        }
+        recorded
+    }
+
+    /// Tells `node` that `task`'s result is stored, so it may forget the task.
+    async fn acknowledge_result(&self, node: &str, task: &str) {
+        if let Some(tx) = self.sender(node) {
+            let ack = GatewayMessage {
+                kind: Some(mosaic_agent_proto::v1::gateway_message::Kind::ResultAck(
+                    mosaic_agent_proto::v1::ResultAck {
+                        task_id: task.to_owned(),
+                    },
+                )),
+            };
+            // A stream gone by now: the node sends the result again on its
+            // next stream, and gets its acknowledgement there.
+            let _ = tx.send(Ok(ack)).await;
         }
     }
 
     /// Whether `task` was sent to `node` (a node may only report on its own
     /// tasks).
     async fn task_belongs(&self, task: &str, node: &str) -> bool {
-        matches!(self.registry().task_by_id(task).await, Ok(Some(t)) if t.node_id == node)
+        matches!(self.task_node(task).await, Ok(Some(n)) if n == node)
+    }
+
+    /// The node `task` was sent to, if the task exists.
+    async fn task_node(
+        &self,
+        task: &str,
+    ) -> Result<Option<String>, mosaic_nodes::registry::RegistryError> {
+        Ok(self.registry().task_by_id(task).await?.map(|t| t.node_id))
     }
 
     /// Tells watchers of `task` how it ended, from the stored record.
@@ -314,7 +385,7 @@ impl NodeHub {
         let message = GatewayMessage {
             kind: Some(mosaic_agent_proto::v1::gateway_message::Kind::Task(signed)),
         };
-        if tx.send(message).await.is_err() {
+        if tx.send(Ok(message)).await.is_err() {
             self.record_end(
                 &task_id,
                 &TaskEnd {
@@ -345,7 +416,7 @@ impl NodeHub {
                     },
                 )),
             };
-            if tx.send(message).await.is_ok() {
+            if tx.send(Ok(message)).await.is_ok() {
                 return;
             }
         }
@@ -364,11 +435,13 @@ impl NodeHub {
 
 /// Builds the hub at start-up: the instance's signing key, the endpoint
 /// written into invite configs, and the CA nodes verify the gateway with.
+/// `stop` turns true when the gateway begins to shut down.
 pub async fn hub(
     settings: &crate::Settings,
     store: &Store,
     pki: &Arc<mosaic_identity::GatewayPki>,
     bound: std::net::SocketAddr,
+    stop: watch::Receiver<bool>,
 ) -> Arc<NodeHub> {
     let instances = mosaic_identity::instance::Instances::new(store.conn(), &pki.sealer);
     let signing = instances.signing_key().await.map_err(|e| e.to_string());
@@ -388,6 +461,7 @@ pub async fn hub(
         instance,
         endpoint,
         pki.ca.cert_pem().to_owned(),
+        stop,
     ))
 }
 

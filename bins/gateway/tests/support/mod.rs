@@ -1,6 +1,9 @@
 //! Starting real gateway processes on loopback ports for tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bins;
+pub mod nodes;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

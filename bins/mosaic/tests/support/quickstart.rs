@@ -34,20 +34,21 @@ pub fn script(doc: &str) -> String {
     out
 }
 
-/// The directory holding `mosaic` and the other binaries named, building
-/// those that the test build did not make.
+/// The directory holding `mosaic` and the other binaries named, with those
+/// built from the current sources: cargo builds only this package's
+/// binaries for its tests, and one left in the target directory by an
+/// earlier build may be stale. At the workspace root, so features resolve as
+/// for the workspace build (a no-op when nothing changed).
 pub fn bin_dir(others: &[&str]) -> PathBuf {
     let mosaic = PathBuf::from(env!("CARGO_BIN_EXE_mosaic"));
     let dir = mosaic.parent().unwrap().to_path_buf();
-    let missing: Vec<&str> = others
-        .iter()
-        .copied()
-        .filter(|b| !dir.join(b).is_file())
-        .collect();
-    if !missing.is_empty() {
+    if !others.is_empty() {
         let mut cmd = Command::new(env!("CARGO"));
         cmd.arg("build").current_dir(root());
-        for b in missing {
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        for b in others {
             cmd.args(["--bin", b]);
         }
         assert!(cmd.status().unwrap().success());

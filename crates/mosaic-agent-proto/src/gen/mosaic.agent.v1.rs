@@ -131,12 +131,17 @@ pub struct StreamHello {
     /// Tasks still running from before a reconnect.
     #[prost(string, repeated, tag = "2")]
     pub running_task_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Tasks that ended here whose result the gateway has not acknowledged yet:
+    /// their results follow on this stream. A task the node names in neither
+    /// list is one it does not know, and only such a task is lost.
+    #[prost(string, repeated, tag = "3")]
+    pub ended_task_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 /// Gateway → node on the task stream.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GatewayMessage {
-    #[prost(oneof = "gateway_message::Kind", tags = "1, 2")]
+    #[prost(oneof = "gateway_message::Kind", tags = "1, 2, 3")]
     pub kind: ::core::option::Option<gateway_message::Kind>,
 }
 /// Nested message and enum types in `GatewayMessage`.
@@ -148,6 +153,8 @@ pub mod gateway_message {
         Task(super::SignedTask),
         #[prost(message, tag = "2")]
         Cancel(super::CancelTask),
+        #[prost(message, tag = "3")]
+        ResultAck(super::ResultAck),
     }
 }
 /// A task and the gateway's signature over its exact encoded bytes.
@@ -212,6 +219,17 @@ pub struct CancelTask {
     #[prost(string, tag = "1")]
     pub task_id: ::prost::alloc::string::String,
 }
+/// The gateway has stored the task's result (or the task had already ended
+/// there): the node may forget the task and everything it sent about it.
+/// Until then the node sends the task's unacknowledged output and result again
+/// on every new stream; the gateway keeps each output chunk (by `seq`) and the
+/// first result only, so a repeat changes nothing.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ResultAck {
+    #[prost(string, tag = "1")]
+    pub task_id: ::prost::alloc::string::String,
+}
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TaskProgress {
@@ -221,6 +239,11 @@ pub struct TaskProgress {
     pub stream: i32,
     #[prost(bytes = "vec", tag = "3")]
     pub data: ::prost::alloc::vec::Vec<u8>,
+    /// Position of this chunk in the task's output, from 1, numbered by the
+    /// node. The gateway stores each position once, so a chunk delivered twice
+    /// is kept once. 0: not numbered; the gateway numbers it on arrival.
+    #[prost(uint32, tag = "4")]
+    pub seq: u32,
 }
 /// Nested message and enum types in `TaskProgress`.
 pub mod task_progress {

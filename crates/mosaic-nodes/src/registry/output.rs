@@ -1,14 +1,18 @@
 //! The output a task streams back, chunk by numbered chunk.
+//!
+//! A position is stored once: a node that delivers a chunk again (after a
+//! reconnect, not knowing whether the first delivery arrived) changes
+//! nothing.
 
 use super::{Registry, Result};
 use mosaic_store::entity::node_task_output;
 use sea_orm::{
-    ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    Set,
+    ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _, Set, TryInsertResult,
 };
 
 impl Registry<'_> {
-    /// Appends a chunk of output; returns its sequence number.
+    /// Stores chunk `seq` of a task's output unless that position is already
+    /// stored; true when it was new.
     ///
     /// # Errors
     /// Storage failure.
@@ -18,16 +22,19 @@ impl Registry<'_> {
         seq: i32,
         stream: &str,
         data: &str,
-    ) -> Result<()> {
-        node_task_output::ActiveModel {
+    ) -> Result<bool> {
+        let chunk = node_task_output::ActiveModel {
             task_id: Set(task_id.to_owned()),
             seq: Set(seq),
             stream: Set(stream.to_owned()),
             data: Set(data.to_owned()),
-        }
-        .insert(self.db)
-        .await?;
-        Ok(())
+        };
+        // The primary key is (task, position).
+        let stored = node_task_output::Entity::insert(chunk)
+            .on_conflict_do_nothing()
+            .exec_without_returning(self.db)
+            .await?;
+        Ok(matches!(stored, TryInsertResult::Inserted(n) if n > 0))
     }
 
     /// Output chunks after `after_seq`, in order.

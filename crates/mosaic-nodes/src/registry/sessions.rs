@@ -3,6 +3,7 @@
 use super::{Registry, RegistryError, Result, check_name, new_id, now};
 use mosaic_store::entity::{node_session_nodes, node_sessions};
 use mosaic_types::nodes::SessionView;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
     Set,
@@ -52,6 +53,7 @@ impl Registry<'_> {
             status: m.status,
             nodes,
             created_at: m.created_at,
+            closed_at: m.closed_at,
         })
     }
 
@@ -97,6 +99,28 @@ impl Registry<'_> {
         self.session_view(m).await
     }
 
+    /// Closes one of `owner`'s sessions: it takes no more nodes and runs no
+    /// more tasks. Tasks already running go on to their end and are
+    /// recorded as usual. Closing a closed session changes nothing.
+    ///
+    /// # Errors
+    /// [`RegistryError::NotFound`] when it is not theirs.
+    pub async fn close_session(&self, owner: &str, id: &str) -> Result<SessionView> {
+        let session = self.owned_session(owner, id).await?;
+        if session.status == "closed" {
+            return self.session_view(session).await;
+        }
+        node_sessions::Entity::update_many()
+            .col_expr(node_sessions::Column::Status, Expr::value("closed"))
+            .col_expr(node_sessions::Column::ClosedAt, Expr::value(now()))
+            .filter(node_sessions::Column::Id.eq(id))
+            .filter(node_sessions::Column::OwnerUserId.eq(owner))
+            .filter(node_sessions::Column::Status.ne("closed"))
+            .exec(self.db)
+            .await?;
+        self.session(owner, id).await
+    }
+
     /// Attaches one of `owner`'s nodes to one of their sessions (attaching
     /// twice is a no-op).
     ///
@@ -109,13 +133,14 @@ impl Registry<'_> {
         node_id: &str,
     ) -> Result<SessionView> {
         let session = self.owned_session(owner, session_id).await?;
-        self.owned_node(owner, node_id).await?;
+        // A closed session takes no node, whichever it is.
         if session.status != "active" {
             return Err(RegistryError::Conflict(format!(
-                "session `{session_id}` is {}; create a new session",
+                "session `{session_id}` is {}: it takes no more nodes; create a new one (`mosaic session create`)",
                 session.status
             )));
         }
+        self.owned_node(owner, node_id).await?;
         let exists =
             node_session_nodes::Entity::find_by_id((session_id.to_owned(), node_id.to_owned()))
                 .one(self.db)

@@ -7,7 +7,7 @@ use mosaic_types::nodes::TaskView;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait as _, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    Set,
+    Set, TransactionTrait as _,
 };
 
 /// A task to record before it is sent.
@@ -75,7 +75,7 @@ impl Registry<'_> {
         let session = self.session(owner, session_id).await?;
         if session.status != "active" {
             return Err(RegistryError::Conflict(format!(
-                "session `{session_id}` is {}",
+                "session `{session_id}` is {}: it runs nothing more; create a new one (`mosaic session create`)",
                 session.status
             )));
         }
@@ -150,38 +150,44 @@ impl Registry<'_> {
             .map(task_view))
     }
 
-    /// Marks `node_id`'s running tasks that are not in `still_running` as
-    /// lost (the node restarted and no longer has them).
+    /// Settles `node_id`'s running tasks when it opens a new stream: the ones
+    /// it does not name in `known` (the tasks it still runs, and those that
+    /// ended with a result it has yet to deliver) end as lost, in one
+    /// transaction. A task the node knows is left running: its result is on
+    /// its way. Returns the ids of the tasks lost.
     ///
     /// # Errors
     /// Storage failure.
-    pub async fn lose_tasks_except(
-        &self,
-        node_id: &str,
-        still_running: &[String],
-    ) -> Result<Vec<String>> {
-        let running = node_tasks::Entity::find()
+    pub async fn lose_unknown_tasks(&self, node_id: &str, known: &[String]) -> Result<Vec<String>> {
+        let txn = self.db.begin().await?;
+        let unknown: Vec<String> = node_tasks::Entity::find()
             .filter(node_tasks::Column::NodeId.eq(node_id))
             .filter(node_tasks::Column::Status.eq("running"))
-            .all(self.db)
-            .await?;
-        let mut lost = Vec::new();
-        for t in running {
-            if !still_running.contains(&t.id) {
-                self.finish_task(
-                    &t.id,
-                    &TaskEnd {
-                        status: "lost".to_owned(),
-                        exit_code: None,
-                        error: Some("the node restarted and no longer runs this task".to_owned()),
-                        duration_ms: None,
-                    },
+            .filter(node_tasks::Column::Id.is_not_in(known.iter().cloned()))
+            .order_by_asc(node_tasks::Column::CreatedAt)
+            .order_by_asc(node_tasks::Column::Id)
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        if !unknown.is_empty() {
+            node_tasks::Entity::update_many()
+                .col_expr(node_tasks::Column::Status, Expr::value("lost"))
+                .col_expr(
+                    node_tasks::Column::Error,
+                    Expr::value(
+                        "the node does not know this task: it restarted, or the task never reached it",
+                    ),
                 )
+                .col_expr(node_tasks::Column::FinishedAt, Expr::value(now()))
+                .filter(node_tasks::Column::Id.is_in(unknown.iter().cloned()))
+                .filter(node_tasks::Column::Status.eq("running"))
+                .exec(&txn)
                 .await?;
-                lost.push(t.id);
-            }
         }
-        Ok(lost)
+        txn.commit().await?;
+        Ok(unknown)
     }
 
     /// One of `owner`'s tasks in one of their sessions.

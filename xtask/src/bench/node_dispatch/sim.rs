@@ -219,6 +219,7 @@ impl SimNode {
                 kind: Some(Kind::Hello(StreamHello {
                     node_id: reg.node_id.clone(),
                     running_task_ids: Vec::new(),
+                    ended_task_ids: Vec::new(),
                 })),
             })
             .await?;

@@ -4,7 +4,9 @@
 //!
 //! `session dispatch` exits with the remote command's status (124 when it
 //! timed out, 130 when cancelled, 1 when refused, failed, lost or killed by
-//! a signal), so it can stand in for the command in scripts.
+//! a signal), so it can stand in for the command in scripts; 75 when the
+//! gateway shut down while it followed the output (as `session logs
+//! --follow` does).
 
 mod args;
 mod hints;

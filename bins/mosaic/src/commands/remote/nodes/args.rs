@@ -116,6 +116,82 @@ pub fn invite_policy(
     }))
 }
 
+/// Options of `session dispatch` that take a value.
+const DISPATCH_VALUE_OPTIONS: &[&str] = &["--node", "--cwd", "--timeout", "--gateway", "--token"];
+/// Options of `session dispatch` that take none.
+const DISPATCH_FLAGS: &[&str] = &["--detach", "--json"];
+
+/// The shell command `session dispatch` sends: the words after `--`, joined
+/// with spaces.
+///
+/// Words before `--` that are not options of dispatch (`stray`) mean the
+/// command was written without `--`. Once one is seen, everything after it
+/// lands in `stray` too, options of ours and a later `--` included, so none
+/// of them took effect: refused, with the line as it should have been
+/// written (`given`, the options clap did read, and ours among the stray
+/// words before `--`; the command after it).
+pub fn dispatch_command(
+    session: &str,
+    given: &[String],
+    stray: &[String],
+    command: &[String],
+) -> anyhow::Result<String> {
+    if !stray.is_empty() {
+        let (ours, theirs) = split_stray(stray);
+        let mut line = format!("mosaic session dispatch {session}");
+        for word in given.iter().chain(&ours) {
+            line.push(' ');
+            line.push_str(word);
+        }
+        line.push_str(" --");
+        for word in theirs.iter().chain(command) {
+            line.push(' ');
+            line.push_str(&super::render::shell_quote(word));
+        }
+        bail!(
+            "the command must come after `--` (before it go only options of dispatch, such as --node, --cwd, --timeout, --detach and --json): write `{line}`"
+        );
+    }
+    let joined = command.join(" ");
+    if joined.trim().is_empty() {
+        bail!(
+            "nothing to run: put the command after `--`, as in `mosaic session dispatch {session} -- ls -la`"
+        );
+    }
+    Ok(joined)
+}
+
+/// Splits words written before `--` into options of dispatch (a token
+/// value shown as `<TOKEN>`, not repeated) and the command's words (those
+/// after a stray `--` included).
+fn split_stray(stray: &[String]) -> (Vec<String>, Vec<String>) {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut words = stray.iter();
+    while let Some(word) = words.next() {
+        let name = word.split_once('=').map_or(word.as_str(), |(n, _)| n);
+        if word == "--" {
+            theirs.extend(words.by_ref().cloned());
+        } else if DISPATCH_FLAGS.contains(&word.as_str()) {
+            ours.push(word.clone());
+        } else if DISPATCH_VALUE_OPTIONS.contains(&name) {
+            let value = if name == word.as_str() {
+                words.next().cloned().unwrap_or_default()
+            } else {
+                word[name.len() + 1..].to_owned()
+            };
+            let value = if name == "--token" {
+                "<TOKEN>".to_owned()
+            } else {
+                super::render::shell_quote(&value)
+            };
+            ours.push(format!("{name} {value}"));
+        } else {
+            theirs.push(word.clone());
+        }
+    }
+    (ours, theirs)
+}
+
 /// How an ended task ends the command: the exit status, and what to say on
 /// stderr (without the `mosaic: ` prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +247,68 @@ pub fn outcome(task: &TaskView) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_without_its_dashes_says_how_to_write_it() {
+        let advice = |stray: &[&str], command: &[&str]| {
+            let e = dispatch_command("ses_1", &v(&["--timeout 5"]), &v(stray), &v(command))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("the command must come after `--`"), "{e}");
+            e.rsplit_once("write `")
+                .map(|(_, line)| line.trim_end_matches('`').to_owned())
+                .unwrap()
+        };
+        // Flags of the command that clap would have taken.
+        assert_eq!(
+            advice(&["ls", "-la"], &[]),
+            "mosaic session dispatch ses_1 --timeout 5 -- ls -la"
+        );
+        // A multi-word command in one argument keeps its quotes.
+        assert_eq!(
+            advice(&["echo hi | wc -c"], &[]),
+            "mosaic session dispatch ses_1 --timeout 5 -- 'echo hi | wc -c'"
+        );
+        // Our options written after the command go before `--`; a token is
+        // not repeated.
+        assert_eq!(
+            advice(
+                &[
+                    "grep",
+                    "-r",
+                    "x",
+                    "--node",
+                    "n1",
+                    "--json",
+                    "--token",
+                    "mosaic_secret"
+                ],
+                &[]
+            ),
+            "mosaic session dispatch ses_1 --timeout 5 --node n1 --json --token <TOKEN> -- grep -r x"
+        );
+        assert_eq!(
+            advice(&["ls", "--cwd=/tmp/a b"], &[]),
+            "mosaic session dispatch ses_1 --timeout 5 --cwd '/tmp/a b' -- ls"
+        );
+        // A `--` after the first word: everything is the command.
+        assert_eq!(
+            advice(&["ls", "--", "-la"], &[]),
+            "mosaic session dispatch ses_1 --timeout 5 -- ls -la"
+        );
+        let e = dispatch_command("s", &[], &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("nothing to run"), "{e}");
+        assert_eq!(
+            dispatch_command("s", &[], &[], &v(&["ls", "-la"])).unwrap(),
+            "ls -la"
+        );
+        assert_eq!(
+            dispatch_command("s", &[], &[], &v(&["echo $HOME; uname"])).unwrap(),
+            "echo $HOME; uname"
+        );
+    }
 
     #[test]
     fn ttl_takes_seconds_and_durations() {

@@ -78,7 +78,8 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// `strict: allows git, ls` / `permissive: denies rm` / `permissive: denies nothing`.
+/// `strict: runs only git, ls` / `permissive: runs anything but rm` /
+/// `permissive: runs anything`.
 pub fn policy(p: &PolicyView) -> String {
     let list = |l: &[String]| {
         if l.is_empty() {
@@ -89,7 +90,8 @@ pub fn policy(p: &PolicyView) -> String {
     };
     match p.mode.as_str() {
         "strict" => format!("strict: runs only {}", list(&p.allowed)),
-        "permissive" => format!("permissive: runs anything but {}", list(&p.denied)),
+        "permissive" if p.denied.is_empty() => "permissive: runs anything".to_owned(),
+        "permissive" => format!("permissive: runs anything but {}", p.denied.join(", ")),
         other => {
             let mut s = other.to_owned();
             if !p.allowed.is_empty() {
@@ -231,6 +233,9 @@ pub fn session_detail(s: &SessionView, nodes: &[NodeView], now: DateTime<Utc>) -
     let _ = writeln!(out, "owner:    {}", s.owner);
     let _ = writeln!(out, "status:   {}", s.status);
     let _ = writeln!(out, "created:  {}", stamp_ago(Some(s.created_at), now));
+    if s.closed_at.is_some() {
+        let _ = writeln!(out, "closed:   {}", stamp_ago(s.closed_at, now));
+    }
     if s.nodes.is_empty() {
         let _ = writeln!(
             out,
@@ -459,7 +464,13 @@ mod tests {
         };
         let d = node_detail(&n, now);
         assert!(d.contains("health:        not reported yet"), "{d}");
-        assert!(d.contains("permissive: runs anything but nothing"), "{d}");
+        assert!(
+            d.contains("policy:        permissive: runs anything\n"),
+            "{d}"
+        );
+        n.policy.denied = vec!["rm".into(), "dd".into()];
+        let d = node_detail(&n, now);
+        assert!(d.contains("permissive: runs anything but rm, dd"), "{d}");
     }
 
     #[test]

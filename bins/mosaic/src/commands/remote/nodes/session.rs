@@ -18,6 +18,9 @@ use std::process::ExitCode;
 const INTERRUPTED: u8 = 130;
 /// Exit status when our stdout reader went away (128 + SIGPIPE).
 const BROKEN_PIPE: u8 = 141;
+/// Exit status when the gateway shut down while we followed a task: a
+/// temporary failure, worth trying again (`EX_TEMPFAIL`).
+pub const GATEWAY_STOPPING: u8 = 75;
 
 /// `mosaic session`.
 #[derive(Debug, Subcommand)]
@@ -63,12 +66,25 @@ pub enum SessionCommand {
         #[command(flatten)]
         out: JsonArgs,
     },
+    /// Close a session: it takes no more nodes and runs no more commands.
+    ///
+    /// Tasks already running go on to their end. Closing a closed session
+    /// changes nothing.
+    Close {
+        /// Session id.
+        id: String,
+        #[command(flatten)]
+        conn: Connection,
+        #[command(flatten)]
+        out: JsonArgs,
+    },
     /// Run a command on a session's node and follow its output; exits with its status.
     ///
     /// The words after `--` are joined with spaces and run by `sh -c` on the
     /// node. Exit status: the command's own; 124 if it timed out; 130 if it
     /// was cancelled (Ctrl-C cancels it); 1 if it was refused, failed, was
-    /// lost or was killed by a signal.
+    /// lost or was killed by a signal; 75 if the gateway shut down while
+    /// the command ran (it may still be running: `session logs --follow`).
     Dispatch(DispatchArgs),
     /// List a session's tasks, or print one task's output.
     Logs {
@@ -120,9 +136,37 @@ pub struct DispatchArgs {
     /// `--json` prints the task (with --detach), else the ended task and its output.
     #[command(flatten)]
     out: JsonArgs,
+    /// Words before `--` that are not ours: a command written without `--`,
+    /// answered with how to write it.
+    #[arg(hide = true, value_name = "WORD", allow_hyphen_values = true)]
+    stray: Vec<String>,
     /// The command to run, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
+}
+
+impl DispatchArgs {
+    /// The options clap read, as they would be written (to repeat them in
+    /// advice).
+    fn options(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(node) = &self.node {
+            out.push(format!("--node {}", render::shell_quote(node)));
+        }
+        if let Some(cwd) = &self.cwd {
+            out.push(format!("--cwd {}", render::shell_quote(cwd)));
+        }
+        if let Some(secs) = self.timeout {
+            out.push(format!("--timeout {secs}"));
+        }
+        if self.detach {
+            out.push("--detach".to_owned());
+        }
+        if self.out.json {
+            out.push("--json".to_owned());
+        }
+        out
+    }
 }
 
 fn session_path(id: &str) -> ApiPath {
@@ -166,6 +210,13 @@ async fn session(cmd: SessionCommand) -> anyhow::Result<u8> {
                     s.nodes.join(", ")
                 )
             })?;
+        }
+        SessionCommand::Close { id, conn, out } => {
+            let s: SessionView = user_client(&conn)?
+                .post_empty(&session_path(&id).seg("close"))
+                .await
+                .about(Target::Session(&id))?;
+            out.print(&s, |s| format!("closed session {} ({})", s.name, s.id))?;
         }
         SessionCommand::Dispatch(a) => return dispatch(a).await,
         SessionCommand::Logs {
@@ -318,14 +369,11 @@ fn finish(task: &TaskView) -> u8 {
 /// `session dispatch`: sends the command, then follows it to its end.
 async fn dispatch(a: DispatchArgs) -> anyhow::Result<u8> {
     let req = DispatchRequest {
-        command: a.command.join(" "),
+        command: args::dispatch_command(&a.session, &a.options(), &a.stray, &a.command)?,
         node_id: a.node,
         cwd: a.cwd,
         timeout_secs: a.timeout,
     };
-    if req.command.trim().is_empty() {
-        bail!("nothing to run: put the command after `--`, e.g. `-- ls -la`");
-    }
     let client = user_client(&a.conn)?;
     let session = a.session.as_str();
     let task: TaskView = client
@@ -381,8 +429,8 @@ async fn follow(
     };
     let ended = match followed {
         None => return Ok(interrupted(client, at).await),
-        Some(Err(e)) if stream::is_broken_pipe(&e) => return Ok(BROKEN_PIPE),
-        Some(r) => r?,
+        Some(Err(e)) => return ended_early(e, at),
+        Some(Ok(ended)) => ended,
     };
     let Some(ended) = ended else {
         bail!("the output stream ended before task {} did", task.id);
@@ -394,6 +442,23 @@ async fn follow(
         })?;
     }
     Ok(finish(&ended))
+}
+
+/// Following a task's output failed before the task ended: our reader went
+/// away (141), the gateway is stopping (the gateway's line, and 75), or an
+/// error.
+fn ended_early(e: anyhow::Error, at: TaskRef<'_>) -> anyhow::Result<u8> {
+    if stream::is_broken_pipe(&e) {
+        return Ok(BROKEN_PIPE);
+    }
+    if let Some(stopping) = e.downcast_ref::<stream::GatewayStopping>() {
+        eprintln!(
+            "mosaic: {stopping}: `mosaic session logs {} {} --follow`",
+            at.session, at.task
+        );
+        return Ok(GATEWAY_STOPPING);
+    }
+    Err(e)
 }
 
 /// `session dispatch --json`: the ended task and the output it wrote.
@@ -446,8 +511,8 @@ async fn logs(
         stream::read_output(client, at, follow, &mut sink).await
     };
     let ended = match ended {
-        Err(e) if stream::is_broken_pipe(&e) => return Ok(BROKEN_PIPE),
-        r => r?,
+        Err(e) => return ended_early(e, at),
+        Ok(ended) => ended,
     };
     if json {
         if let Some(t) = ended {

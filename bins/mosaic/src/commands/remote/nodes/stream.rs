@@ -48,8 +48,18 @@ pub struct TaskRef<'a> {
     pub task: &'a str,
 }
 
+/// The gateway ended a followed output because it is shutting down; the
+/// task may still be running.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct GatewayStopping {
+    /// What the gateway said.
+    pub message: String,
+}
+
 /// Passes an event on unless it repeats output already seen (after a
-/// reconnection); returns the task when the event is the end.
+/// reconnection); returns the task when the event is the end, and
+/// [`GatewayStopping`] when the gateway is shutting down.
 fn deliver(
     event: OutputEvent,
     last_seq: &mut Option<i32>,
@@ -57,6 +67,7 @@ fn deliver(
 ) -> anyhow::Result<Option<TaskView>> {
     match event {
         OutputEvent::End { task } => Ok(Some(task)),
+        OutputEvent::Stopping { message } => Err(GatewayStopping { message }.into()),
         OutputEvent::Output { seq, .. } => {
             if last_seq.is_some_and(|last| seq <= last) {
                 return Ok(None);
@@ -103,7 +114,9 @@ async fn drain(
 ///
 /// With `follow`, waits for the task to end, reconnecting (from the last
 /// sequence number seen) if the stream breaks, and returns the ended task.
-/// Without, returns what exists now, and the task if it has ended.
+/// Without, returns what exists now, and the task if it has ended. A
+/// gateway shutting down ends it with a [`GatewayStopping`] error: not
+/// retried, since the gateway said it is going away.
 pub async fn read_output(
     client: &GatewayClient,
     at: TaskRef<'_>,
@@ -327,7 +340,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 OutputEvent::Output { seq, data, .. } => Some((*seq, data.clone())),
-                OutputEvent::End { .. } => None,
+                OutputEvent::End { .. } | OutputEvent::Stopping { .. } => None,
             })
             .collect();
         assert_eq!(seqs, vec![(1, "one".into()), (2, "two".into())]);
@@ -355,6 +368,36 @@ mod tests {
         // Still running: no end line, no retry.
         assert_eq!(end, None);
         assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn a_stopping_gateway_ends_the_follow_without_a_retry() {
+        let stopping = r#"{"type":"stopping","message":"the gateway is stopping"}"#;
+        // One answer only: a retry would find no server and fail otherwise.
+        let gateway = serve(vec![(
+            "output?follow=true HTTP",
+            vec![out(1, "stdout", "partial"), format!("{stopping}\n")],
+            true,
+        )])
+        .await;
+        let api = GatewayClient::new(&gateway, Some("tok")).unwrap();
+        let mut n = 0;
+        let mut sink = |_e: OutputEvent| {
+            n += 1;
+            Ok(())
+        };
+        let at = TaskRef {
+            session: "s",
+            task: "t",
+        };
+        let e = read_output(&api, at, true, &mut sink).await.unwrap_err();
+        assert_eq!(
+            e.downcast_ref::<GatewayStopping>(),
+            Some(&GatewayStopping {
+                message: "the gateway is stopping".into()
+            })
+        );
+        assert_eq!(n, 1, "the output before it was delivered");
     }
 
     #[test]
