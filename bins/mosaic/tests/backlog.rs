@@ -2,6 +2,10 @@
 //! set-up, on PostgreSQL, and against a gateway with a token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support {
+    pub mod api;
+}
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -179,31 +183,9 @@ fn works_on_postgres_from_database_url() {
 
 #[test]
 fn works_against_a_running_gateway() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::api::runtime();
     let dir = tempfile::tempdir().unwrap();
-    let (base, token) = rt.block_on(async {
-        let store = mosaic_store::Store::open(&mosaic_store::StoreOptions::embedded(dir.path()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let token = mosaic_auth::Tokens::new(store.conn())
-            .issue(mosaic_auth::Role::Admin, None, "cli test")
-            .await
-            .unwrap()
-            .secret;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = mosaic_gateway::router(
-            mosaic_gateway::AppState::new(store),
-            &mosaic_gateway::ListenerLimits::default(),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (format!("http://{addr}"), token)
-    });
+    let (base, token) = support::api::gateway(&rt, dir.path());
     let home = tempfile::tempdir().unwrap();
     let env = [
         ("MOSAIC_GATEWAY_URL", base.as_str()),

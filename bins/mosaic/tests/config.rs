@@ -4,6 +4,10 @@
 //! came from.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support {
+    pub mod api;
+}
+
 use serde_json::Value;
 use std::io::Write as _;
 use std::path::Path;
@@ -153,38 +157,11 @@ fn config_show_names_the_source_of_each_value() {
     assert_eq!(gw["source"]["name"], "MOSAIC_GATEWAY_URL");
 }
 
-/// A gateway's HTTP API on a loopback port, with an admin token.
-fn gateway(rt: &tokio::runtime::Runtime, dir: &Path) -> (String, String) {
-    rt.block_on(async {
-        let store = mosaic_store::Store::open(&mosaic_store::StoreOptions::embedded(dir))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        let token = mosaic_auth::Tokens::new(store.conn())
-            .issue(mosaic_auth::Role::Admin, None, "cli test")
-            .await
-            .unwrap()
-            .secret;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = mosaic_gateway::router(
-            mosaic_gateway::AppState::new(store),
-            &mosaic_gateway::ListenerLimits::default(),
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (format!("http://{addr}"), token)
-    })
-}
-
 #[test]
 fn login_keeps_a_checked_token_that_later_commands_use() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::api::runtime();
     let dir = tempfile::tempdir().unwrap();
-    let (base, token) = gateway(&rt, dir.path());
+    let (base, token) = support::api::gateway(&rt, dir.path());
     let home = tempfile::tempdir().unwrap();
     write_config(home.path(), "# my settings\nlog = \"debug\"\n");
 
