@@ -103,7 +103,12 @@ impl std::error::Error for ApiError {}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(self.envelope)).into_response()
+        let code = self.code();
+        let mut response = (self.status(), Json(self.envelope)).into_response();
+        // Layers outside the handler (the federation audit) read the code
+        // without parsing the body.
+        response.extensions_mut().insert(code);
+        response
     }
 }
 

@@ -25,6 +25,7 @@
 
 mod addr;
 mod client;
+mod federation;
 mod paths;
 mod terminal;
 mod unknown;
@@ -39,6 +40,7 @@ use std::path::{Path, PathBuf};
 
 pub use addr::socket_addr;
 pub use client::ClientSettings;
+pub use federation::{FederationSettings, RateLimitSettings};
 pub use paths::{default_config_dir, default_data_dir};
 pub use terminal::{colour_allowed, colour_on_stderr};
 pub use unknown::{SHARED_SECTIONS, UnknownKey};
@@ -89,6 +91,9 @@ pub struct GatewaySettings {
     /// Bounds on connections and requests for every listener (`[limits]`,
     /// `MOSAIC_LIMITS__*`).
     pub limits: ListenerLimits,
+    /// The serving side of federation: audit and rate limits
+    /// (`[federation]`, `MOSAIC_FEDERATION__*`).
+    pub federation: FederationSettings,
 }
 
 /// How much each listener lets a client hold. Every value is positive: a zero
@@ -191,6 +196,7 @@ impl Default for GatewaySettings {
             log: "info".to_owned(),
             identity: IdentitySettings::default(),
             limits: ListenerLimits::default(),
+            federation: FederationSettings::default(),
         }
     }
 }

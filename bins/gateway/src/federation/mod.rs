@@ -24,14 +24,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use mosaic_config::ListenerLimits;
 use mosaic_federation::context::{self, PresentedClaims};
-use mosaic_federation::query::Item;
 use mosaic_federation::verbs;
 use mosaic_identity::{GatewayPki, TrustAnchors, verify_chain, verify_client_chain};
 use mosaic_scope::FederationContext;
-use mosaic_types::{
-    ErrorCode, FederationCapabilitiesResponse, FederationGetResponse, FederationListResponse,
-    Sourced,
-};
+use mosaic_types::{ErrorCode, FederationCapabilitiesResponse};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, UnixTime};
@@ -43,6 +39,24 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+/// What a verb's handler says about its answer, for the audit layer: set as a
+/// response extension, read once the response is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerbOutcome {
+    /// Rows the answer carries.
+    pub rows: Option<u32>,
+    /// The item id a `get` asked for, or the words a `search` looked for.
+    pub target: Option<String>,
+}
+
+impl VerbOutcome {
+    fn attach<T: IntoResponse>(self, answer: T) -> Response {
+        let mut response = answer.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
 
 /// The certificate chain a peer presented, as the TLS layer verified it.
 #[derive(Debug, Clone)]
@@ -314,7 +328,7 @@ async fn list(
     ctx: Option<Extension<FederationContext>>,
     Path(resource): Path<String>,
     body: Bytes,
-) -> Result<Json<FederationListResponse<Sourced<Item>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -322,16 +336,27 @@ async fn list(
             .map_err(|e| ApiError::invalid(format!("Federation list body is not JSON: {e}")))?
     };
     let page = verbs::list(state.store().conn(), ctx.as_deref(), &resource, &body).await?;
-    Ok(Json(page))
+    let outcome = VerbOutcome {
+        rows: Some(u32::try_from(page.items.len()).unwrap_or(u32::MAX)),
+        target: None,
+    };
+    Ok(outcome.attach(Json(page)))
 }
 
 async fn get_one(
     State(state): State<AppState>,
     ctx: Option<Extension<FederationContext>>,
     Path((resource, id)): Path<(String, String)>,
-) -> Result<Json<FederationGetResponse<Sourced<Item>>>, ApiError> {
-    let item = verbs::get(state.store().conn(), ctx.as_deref(), &resource, &id).await?;
-    Ok(Json(item))
+) -> Result<Response, ApiError> {
+    let answer = verbs::get(state.store().conn(), ctx.as_deref(), &resource, &id).await;
+    let outcome = VerbOutcome {
+        rows: Some(u32::from(answer.is_ok())),
+        target: Some(id),
+    };
+    Ok(match answer {
+        Ok(item) => outcome.attach(Json(item)),
+        Err(e) => outcome.attach(ApiError::from(e)),
+    })
 }
 
 /// Serves the federation routes under the request limits on `listener`, TLS
