@@ -10,6 +10,11 @@
 //! 3. Rows leave tagged `_source: "local"`. Nothing from the request or the
 //!    response is written anywhere.
 //!
+//! [`limit`] holds the request budgets of grants: a grant's quota (its
+//! scope's `rate_limit`, else the gateway's default) and one GCRA limiter per
+//! grant, deciding "fits" or "wait this long". The gateway applies it to every
+//! verb, before the verb runs.
+//!
 //! ```no_run
 //! # async fn demo(store: &mosaic_store::Store, ctx: mosaic_scope::FederationContext) {
 //! use serde_json::json;
@@ -28,6 +33,8 @@
 #[cfg(feature = "store")]
 pub mod context;
 pub mod cursor;
+#[cfg(feature = "limit")]
+pub mod limit;
 #[cfg(feature = "store")]
 pub mod query;
 #[cfg(feature = "store")]

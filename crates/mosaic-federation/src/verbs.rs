@@ -2,6 +2,7 @@
 //! or error envelope out. The envelope's code decides the HTTP status, at the
 //! edge; the gateway's handlers only extract and render.
 
+use crate::limit::{EffectiveQuota, GrantQuota};
 use crate::query::{FederationQueries, GetOutcome, Item, QueryError, Verb};
 use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, check_scope, evaluate};
 use mosaic_store::sea_orm::DatabaseConnection;
@@ -56,16 +57,24 @@ fn from_deny(deny: &ScopeDeny) -> VerbError {
 /// `GET /api/federation/v1/capabilities`: what the grant allows. Needs only an
 /// active grant; no native access check. A stored scope that does not parse
 /// gets the same `scope_parse` denial as `list` and `get`.
+///
+/// `default_rate_limit` is the budget of grants whose scope sets none, when
+/// this server enforces budgets: the grant's effective one is advertised.
+/// `None` (no budgets enforced) advertises none.
 pub fn capabilities(
     context: Option<&FederationContext>,
+    default_rate_limit: Option<GrantQuota>,
 ) -> Result<FederationCapabilitiesResponse, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
     let scope = check_scope(context).map_err(|d| from_deny(&d))?;
+    let rate_limit =
+        default_rate_limit.map(|default| EffectiveQuota::of(&scope, default).advertised());
     Ok(FederationCapabilitiesResponse {
         resources: scope.resources,
         excluded_resources: scope.excluded_resources,
         max_rows_per_query: scope.max_rows_per_query,
         supported_verbs: FEDERATION_VERBS.to_vec(),
+        rate_limit,
     })
 }
 

@@ -7,6 +7,7 @@ mod fixture;
 use chrono::{Duration, Utc};
 use fixture::{Fx, at};
 use mosaic_federation::context::{PresentedClaims, resolve};
+use mosaic_federation::limit::GrantQuota;
 use mosaic_federation::verbs;
 use mosaic_scope::FederationContext;
 use mosaic_store::entity::{federation_grants, federation_peers};
@@ -14,6 +15,7 @@ use mosaic_store::sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveMode
 use mosaic_store::testing::all_backends;
 use mosaic_types::{ErrorCode, ErrorEnvelope, FederatedRow, Sourced};
 use serde_json::{Value, json};
+use std::num::NonZeroU32;
 
 /// The integration fixture: S and O; teams T (S) and U (O), S a member of both;
 /// projects S-personal, O-personal, U-team; mission M_S on S's project; tasks
@@ -284,17 +286,47 @@ fn capabilities_report_the_grant() {
     let c = ctx(
         json!({"resources": ["tasks", "notes"], "excluded_resources": ["credentials"], "max_rows_per_query": 250}),
     );
-    let caps = verbs::capabilities(Some(&c)).unwrap();
+    let caps = verbs::capabilities(Some(&c), None).unwrap();
     assert_eq!(
         serde_json::to_value(&caps).unwrap(),
         json!({"resources": ["tasks", "notes"], "excluded_resources": ["credentials"], "max_rows_per_query": 250, "supported_verbs": ["list", "get", "capabilities"]})
     );
     let c = ctx(json!({"resources": ["memory"], "max_rows_per_query": 10}));
-    let caps = verbs::capabilities(Some(&c)).unwrap();
+    let caps = verbs::capabilities(Some(&c), None).unwrap();
     assert!(caps.excluded_resources.is_empty());
     assert_eq!(
-        verbs::capabilities(None).unwrap_err().code(),
+        verbs::capabilities(None, None).unwrap_err().code(),
         ErrorCode::Unauthorized
+    );
+}
+
+#[test]
+fn capabilities_advertise_the_grants_rate_limit_or_the_default() {
+    let default = GrantQuota::new(NonZeroU32::new(600).unwrap(), NonZeroU32::new(60).unwrap());
+    let own = ctx(
+        json!({"resources": ["tasks"], "max_rows_per_query": 5, "rate_limit": {"requests_per_minute": 2, "burst": 1}}),
+    );
+    let none = ctx(json!({"resources": ["tasks"], "max_rows_per_query": 5}));
+    for (c, want) in [
+        (
+            &own,
+            json!({"requests_per_minute": 2, "burst": 1, "source": "grant"}),
+        ),
+        (
+            &none,
+            json!({"requests_per_minute": 600, "burst": 60, "source": "default"}),
+        ),
+    ] {
+        let caps = verbs::capabilities(Some(c), Some(default)).unwrap();
+        assert_eq!(serde_json::to_value(&caps).unwrap()["rate_limit"], want);
+    }
+    // A server that enforces no budgets advertises none, whatever the scope says.
+    let caps = verbs::capabilities(Some(&own), None).unwrap();
+    assert!(
+        serde_json::to_value(&caps)
+            .unwrap()
+            .get("rate_limit")
+            .is_none()
     );
 }
 
@@ -370,7 +402,7 @@ async fn an_invalid_stored_scope_gets_the_same_answer_on_every_verb() {
             "subjectUserId": "S",
             "details": {"reason": "scope.resources must name at least one resource"}
         }));
-        let capabilities = verbs::capabilities(Some(&c)).unwrap_err().envelope;
+        let capabilities = verbs::capabilities(Some(&c), None).unwrap_err().envelope;
         let list = verbs::list(conn, Some(&c), "tasks", &json!({}))
             .await
             .unwrap_err()

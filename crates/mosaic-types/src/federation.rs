@@ -214,6 +214,33 @@ pub struct FederationCapabilitiesResponse {
     pub max_rows_per_query: u32,
     /// Verbs this server answers.
     pub supported_verbs: Vec<FederationVerb>,
+    /// The request budget this server holds the grant to; absent when the
+    /// server enforces none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<FederationRateLimit>,
+}
+
+/// A grant's effective request budget, as capabilities advertise it: the
+/// grant's own `rate_limit` or, when its scope sets none, the serving
+/// gateway's default. Spelled like the scope's `rate_limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederationRateLimit {
+    /// Sustained requests per minute.
+    pub requests_per_minute: u32,
+    /// Requests that may come at once before the sustained rate applies.
+    pub burst: u32,
+    /// Where the budget comes from.
+    pub source: RateLimitSource,
+}
+
+/// Where a grant's effective request budget comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitSource {
+    /// The grant's scope sets `rate_limit`.
+    Grant,
+    /// The scope sets none: the serving gateway's default applies.
+    Default,
 }
 
 #[cfg(test)]
@@ -269,7 +296,34 @@ mod tests {
         let parsed: FederationCapabilitiesResponse =
             serde_json::from_value(literal.clone()).unwrap();
         assert_eq!(parsed.supported_verbs, FEDERATION_VERBS.to_vec());
+        assert_eq!(parsed.rate_limit, None);
         assert_eq!(serde_json::to_value(&parsed).unwrap(), literal);
+    }
+
+    #[test]
+    fn capabilities_advertise_the_effective_rate_limit() {
+        for (literal, source) in [
+            (
+                json!({"requests_per_minute": 2, "burst": 1, "source": "grant"}),
+                RateLimitSource::Grant,
+            ),
+            (
+                json!({"requests_per_minute": 600, "burst": 60, "source": "default"}),
+                RateLimitSource::Default,
+            ),
+        ] {
+            let caps = json!({
+                "resources": ["tasks"],
+                "excluded_resources": [],
+                "max_rows_per_query": 10,
+                "supported_verbs": ["list"],
+                "rate_limit": literal
+            });
+            let parsed: FederationCapabilitiesResponse =
+                serde_json::from_value(caps.clone()).unwrap();
+            assert_eq!(parsed.rate_limit.map(|l| l.source), Some(source));
+            assert_eq!(serde_json::to_value(&parsed).unwrap(), caps);
+        }
     }
 
     #[test]

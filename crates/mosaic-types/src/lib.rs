@@ -40,8 +40,9 @@ pub mod whoami;
 pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use federation::{
     FEDERATION_RESOURCE_VALUES, FEDERATION_VERBS, FederationCapabilitiesResponse,
-    FederationGetResponse, FederationListRequest, FederationListResponse, FederationResource,
-    FederationVerb, UnansweredSource, UnknownResource, UnknownVerb,
+    FederationGetResponse, FederationListRequest, FederationListResponse, FederationRateLimit,
+    FederationResource, FederationVerb, RateLimitSource, UnansweredSource, UnknownResource,
+    UnknownVerb,
 };
 pub use ids::{
     AuditId, EnrollmentTokenId, GrantId, IdError, InsightId, InstanceId, MissionId, NoteId, PeerId,
