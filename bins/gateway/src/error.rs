@@ -25,10 +25,13 @@ use mosaic_store::sea_orm::DbErr;
 use mosaic_types::{ErrorCode, ErrorEnvelope};
 use std::fmt;
 
-/// An error answer: a code, a message for people, optional details.
+/// An error answer: a code, a message for people, optional details, and
+/// for a `rate_limited` answer the wait it asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     envelope: ErrorEnvelope,
+    /// Seconds for `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -36,7 +39,22 @@ impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             envelope: ErrorEnvelope::new(code, message),
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to wait `wait` before retrying: `Retry-After` in
+    /// whole seconds, rounded up, at least 1.
+    #[must_use]
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
+    /// The `Retry-After` seconds, when set.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
     }
 
     /// `invalid_request`: the request is malformed; `message` says which part.
@@ -104,7 +122,13 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = self.code();
+        let retry_after = self.retry_after;
         let mut response = (self.status(), Json(self.envelope)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         // Layers outside the handler (the federation audit) read the code
         // without parsing the body.
         response.extensions_mut().insert(code);
@@ -114,7 +138,10 @@ impl IntoResponse for ApiError {
 
 impl From<ErrorEnvelope> for ApiError {
     fn from(envelope: ErrorEnvelope) -> Self {
-        Self { envelope }
+        Self {
+            envelope,
+            retry_after: None,
+        }
     }
 }
 
@@ -262,6 +289,31 @@ mod tests {
         assert_eq!(
             value,
             serde_json::json!({"error": {"code": "conflict", "message": "busy", "details": {"card": "c1"}}})
+        );
+    }
+
+    #[test]
+    fn a_wait_is_sent_as_retry_after_in_whole_seconds() {
+        for (wait, header) in [
+            (std::time::Duration::from_millis(29_100), "30"),
+            (std::time::Duration::from_secs(30), "30"),
+            (std::time::Duration::ZERO, "1"),
+        ] {
+            let response = ApiError::new(ErrorCode::RateLimited, "slow down")
+                .with_retry_after(wait)
+                .into_response();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(
+                response.headers()[axum::http::header::RETRY_AFTER],
+                header,
+                "{wait:?}"
+            );
+        }
+        let plain = ApiError::new(ErrorCode::RateLimited, "slow down").into_response();
+        assert!(
+            !plain
+                .headers()
+                .contains_key(axum::http::header::RETRY_AFTER)
         );
     }
 

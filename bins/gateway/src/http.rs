@@ -20,6 +20,7 @@ pub struct AppState {
     pki: Option<std::sync::Arc<mosaic_identity::GatewayPki>>,
     peer_clients: crate::query::PeerClients,
     nodes: Option<std::sync::Arc<crate::nodes::NodeHub>>,
+    rate_limits: Option<std::sync::Arc<mosaic_federation::limit::GrantLimiters>>,
 }
 
 impl AppState {
@@ -30,7 +31,24 @@ impl AppState {
             pki: None,
             peer_clients: crate::query::PeerClients::default(),
             nodes: None,
+            rate_limits: None,
         }
+    }
+
+    /// Adds the per-grant rate limiters of the federation verbs; without
+    /// them, federation requests are not limited.
+    #[must_use]
+    pub fn with_rate_limits(
+        mut self,
+        limiters: std::sync::Arc<mosaic_federation::limit::GrantLimiters>,
+    ) -> Self {
+        self.rate_limits = Some(limiters);
+        self
+    }
+
+    /// The per-grant rate limiters; `None` in states built without them.
+    pub fn rate_limits(&self) -> Option<&std::sync::Arc<mosaic_federation::limit::GrantLimiters>> {
+        self.rate_limits.as_ref()
     }
 
     /// Adds the gateway's PKI (CA, server identity, sealer).

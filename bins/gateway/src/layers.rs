@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tower::layer::util::Stack;
 use tower::{Layer, Service, ServiceExt as _};
@@ -113,9 +113,28 @@ where
     }
 }
 
+/// When the head timeout answers 504 for a request, set as the request's
+/// extension: a handler that waits on others (a peer) gives up before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseDeadline {
+    /// When the 504 goes out.
+    pub at: Instant,
+    /// The timeout it was set from.
+    pub timeout: Duration,
+}
+
+impl ResponseDeadline {
+    /// The deadline for work the answer waits on: a tenth of the timeout
+    /// (at most 1 s) before the 504, left for answering.
+    pub fn for_work(&self) -> Instant {
+        let margin = (self.timeout / 10).min(Duration::from_secs(1));
+        self.at.checked_sub(margin).unwrap_or(self.at)
+    }
+}
+
 /// A request has `timeout` to produce its response head, or gets 504
 /// `timeout`. The body is not timed: a followed output stream may run for
-/// as long as its task does.
+/// as long as its task does. The request carries its [`ResponseDeadline`].
 #[derive(Debug, Clone, Copy)]
 pub struct HeadTimeoutLayer {
     timeout: Duration,
@@ -159,9 +178,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> BoxFuture {
+    fn call(&mut self, mut request: Request) -> BoxFuture {
         let timeout = self.timeout;
         let path = request.uri().path().to_owned();
+        request.extensions_mut().insert(ResponseDeadline {
+            at: Instant::now() + timeout,
+            timeout,
+        });
         let response = self.inner.call(request);
         Box::pin(async move {
             match tokio::time::timeout(timeout, response).await {
@@ -383,6 +406,31 @@ mod tests {
         let big = Body::from(vec![b'x'; 3 << 20]);
         let response = app.oneshot(post_body("/echo", big)).await.unwrap();
         assert_eq!(response.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn handlers_see_when_the_timeout_would_answer() {
+        let app = Router::new()
+            .route(
+                "/deadline",
+                get(|deadline: axum::Extension<ResponseDeadline>| async move {
+                    let left = deadline.at.saturating_duration_since(Instant::now());
+                    let work = deadline.at - deadline.for_work();
+                    format!("{} {}", left.as_secs_f64().ceil(), work.as_millis())
+                }),
+            )
+            .layer(request_limits(&limits(30, 8, 16)));
+        let response = app
+            .oneshot(Request::get("/deadline").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "30 1000", "30 s to answer, work ends 1 s before");
+        let short = ResponseDeadline {
+            at: Instant::now(),
+            timeout: Duration::from_secs(2),
+        };
+        assert_eq!(short.at - short.for_work(), Duration::from_millis(200));
     }
 
     #[tokio::test]

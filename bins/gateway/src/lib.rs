@@ -91,9 +91,18 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
+    let default_rate_limit = settings.federation.default_rate_limit;
     let state = AppState::new(store.clone())
         .with_pki(pki.clone())
-        .with_nodes(node_hub.clone());
+        .with_nodes(node_hub.clone())
+        .with_rate_limits(std::sync::Arc::new(
+            mosaic_federation::limit::GrantLimiters::new(
+                mosaic_federation::limit::GrantQuota::new(
+                    default_rate_limit.requests_per_minute,
+                    default_rate_limit.burst,
+                ),
+            ),
+        ));
     let node_task = tokio::spawn(nodes::grpc::serve(
         node_listener,
         node_hub,

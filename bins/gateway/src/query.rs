@@ -18,6 +18,8 @@ use crate::auth::UserAuth;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::http::{AppState, Input, Routes};
+use crate::layers::ResponseDeadline;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::Method;
 use mosaic_federation::query::{FederationQueries, QueryError, Verb};
@@ -35,6 +37,7 @@ use mosaic_types::{
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Largest page a local query returns.
 const MAX_LOCAL_LIMIT: u32 = 500;
@@ -129,9 +132,10 @@ impl PeerDirectory for UserPeers {
     }
 }
 
-/// Asks a peer through its cached client.
+/// Asks a peer through its cached client, giving up by `deadline`.
 struct Remote {
     state: AppState,
+    deadline: Option<Instant>,
 }
 
 impl RemoteLister for Remote {
@@ -145,7 +149,10 @@ impl RemoteLister for Remote {
         if let Some(refused) = recorded_refusal(&peer) {
             return Err(refused);
         }
-        let client = client_for(&self.state, &peer)?;
+        let mut client = client_for(&self.state, &peer)?;
+        if let Some(deadline) = self.deadline {
+            client = client.with_deadline(deadline);
+        }
         match client.list(resource, request).await {
             Ok(page) => Ok(page),
             Err(e) => Err(observe_refusal(&self.state, &peer, e).await),
@@ -344,10 +351,13 @@ async fn local_page(
     })
 }
 
-/// The handler.
+/// The handler. Peers are asked with the request's own deadline, less the
+/// time to answer: a peer that rate limits us is waited for only while the
+/// user's request can still be answered.
 pub(crate) async fn query(
     user: UserAuth,
     State(state): State<AppState>,
+    deadline: Option<Extension<ResponseDeadline>>,
     Path(resource): Path<String>,
     Query(params): Query<QueryParams>,
 ) -> Result<Json<FederationListResponse<Row>>, ApiError> {
@@ -387,6 +397,7 @@ pub(crate) async fn query(
         },
         Remote {
             state: state.clone(),
+            deadline: deadline.map(|d| d.for_work()),
         },
     );
     let local_state = state.clone();
@@ -408,8 +419,10 @@ pub(crate) async fn query(
 /// A failed query, with the peer's answer in the details when a peer failed.
 ///
 /// A peer's refusal (403) and its verdict on our request (400, 404) are the
-/// user's answer too; a peer that could not be reached, timed out or failed
-/// is `unavailable`.
+/// user's answer too; a peer that still rate limits us once the client gave
+/// up is 429 `rate_limited` with the peer's wait in `Retry-After` and
+/// `retryAfterSeconds`; a peer that could not be reached, timed out or
+/// failed is `unavailable`.
 fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
     let peer = e.peer_error.as_ref();
     let code = match e.code {
@@ -421,6 +434,7 @@ fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
             Some(ClientErrorCode::Forbidden) => ErrorCode::Forbidden,
             Some(ClientErrorCode::InvalidRequest) => ErrorCode::InvalidRequest,
             Some(ClientErrorCode::NotFound) => ErrorCode::NotFound,
+            Some(ClientErrorCode::RateLimited) => ErrorCode::RateLimited,
             _ => ErrorCode::Unavailable,
         },
         QuerySourceErrorCode::LocalFailed | QuerySourceErrorCode::DirectoryFailed => {
@@ -430,12 +444,20 @@ fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
     let refusal = peer
         .and_then(|p| p.envelope.as_deref())
         .and_then(FederationRefusal::from_envelope);
-    // A refusal's message already names the peer and says what to do.
+    let rate_limited = peer.filter(|p| p.code == ClientErrorCode::RateLimited);
+    // A refusal's message already names the peer and says what to do; a
+    // rate limit's names the peer and the wait.
     let message = match (refusal, peer) {
         (Some(_), Some(p)) => p.message.clone(),
-        _ => e.message.clone(),
+        _ => match rate_limited {
+            Some(p) => p.message.clone(),
+            None => e.message.clone(),
+        },
     };
-    let error = ApiError::new(code, message);
+    let mut error = ApiError::new(code, message);
+    if let Some(wait) = rate_limited.and_then(|p| p.retry_after) {
+        error = error.with_retry_after(wait);
+    }
     match peer {
         Some(peer) => {
             let mut details = serde_json::json!({
@@ -444,8 +466,74 @@ fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
             if let Some(refusal) = refusal {
                 details["refusal"] = serde_json::json!(refusal);
             }
+            if let Some(secs) = error.retry_after() {
+                details["retryAfterSeconds"] = serde_json::json!(secs);
+            }
             error.with_details(details)
         }
         None => error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use axum::response::IntoResponse as _;
+    use mosaic_federation_client::QuerySourceError;
+    use std::time::Duration;
+
+    fn peer_failed(peer: FederationClientError) -> QuerySourceError {
+        let mut e: QuerySourceError = "federated:".parse::<QuerySource>().unwrap_err();
+        e.code = QuerySourceErrorCode::PeerFailed;
+        e.source_name = "federated:work".into();
+        e.message = peer.to_string();
+        e.peer_error = Some(peer);
+        e
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_still_rate_limits_us_is_a_429_with_its_wait() {
+        let limited = FederationClientError {
+            code: ClientErrorCode::RateLimited,
+            message: "peer work is rate limiting this grant: retry in 27 s".into(),
+            peer: "work".into(),
+            status: Some(429),
+            envelope: None,
+            retry_after: Some(Duration::from_millis(26_500)),
+        };
+        let error = source_error(peer_failed(limited));
+        assert_eq!(error.code(), ErrorCode::RateLimited);
+        assert_eq!(
+            error.message(),
+            "peer work is rate limiting this grant: retry in 27 s"
+        );
+        assert_eq!(error.retry_after(), Some(27));
+        let response = error.into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["retry-after"], "27");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body["error"]["details"],
+            serde_json::json!({"peer": "work", "peerCode": "RATE_LIMITED", "peerStatus": 429, "retryAfterSeconds": 27})
+        );
+    }
+
+    #[test]
+    fn other_peer_failures_carry_no_wait() {
+        let down = FederationClientError {
+            code: ClientErrorCode::Network,
+            message: "connection refused".into(),
+            peer: "work".into(),
+            status: None,
+            envelope: None,
+            retry_after: None,
+        };
+        let error = source_error(peer_failed(down));
+        assert_eq!(error.code(), ErrorCode::Unavailable);
+        assert_eq!(error.retry_after(), None);
     }
 }

@@ -1,6 +1,7 @@
 //! One peer, one mTLS client.
 
 use crate::error::{ClientErrorCode, FederationClientError};
+use crate::retry::{self, Next, RetryPolicy};
 use mosaic_types::{
     ErrorEnvelope, FederationCapabilitiesResponse, FederationGetResponse, FederationListRequest,
     FederationListResponse,
@@ -11,7 +12,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use url::Url;
 use zeroize::Zeroizing;
 
@@ -39,10 +40,13 @@ pub struct PeerClientConfig {
     pub cert_pem: String,
     /// Its private key, PEM. Wiped from memory when the config is dropped.
     pub key_pem: Zeroizing<String>,
-    /// Whole-request deadline.
+    /// Time a call may take, retries included, unless the caller sets a
+    /// deadline ([`PeerClient::with_deadline`]).
     pub timeout: Duration,
     /// Connection (TCP + TLS) deadline.
     pub connect_timeout: Duration,
+    /// What a call does when the peer answers 429.
+    pub retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for PeerClientConfig {
@@ -52,12 +56,14 @@ impl std::fmt::Debug for PeerClientConfig {
             .field("endpoint", &self.endpoint)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
 
 impl PeerClientConfig {
-    /// A config with default timeouts (10 s per request, 5 s to connect).
+    /// A config with default timeouts (10 s per call, 5 s to connect) and
+    /// the default retry policy (three attempts in all on 429).
     pub fn new(
         peer: impl Into<String>,
         endpoint: impl Into<String>,
@@ -73,17 +79,27 @@ impl PeerClientConfig {
             key_pem: Zeroizing::new(key_pem.into()),
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
         }
     }
 }
 
 /// An mTLS client for one peer. Cheap to clone; connections are pooled and
 /// kept alive.
+///
+/// A call the peer answers 429 is retried as its [`RetryPolicy`] says,
+/// waiting at least the peer's `Retry-After`, and never past the call's
+/// deadline: the configured timeout from the call's start, or the one set
+/// with [`PeerClient::with_deadline`]. A call that gives up on 429 fails
+/// with `RATE_LIMITED`, `retry_after` set and a message saying the wait.
 #[derive(Debug, Clone)]
 pub struct PeerClient {
     peer: String,
     base: Url,
     http: reqwest::Client,
+    timeout: Duration,
+    retry: RetryPolicy,
+    deadline: Option<Instant>,
 }
 
 impl PeerClient {
@@ -138,12 +154,31 @@ impl PeerClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| bad(format!("HTTP client set-up failed: {e}")))?;
-        Ok(Self { peer, base, http })
+        Ok(Self {
+            peer,
+            base,
+            http,
+            timeout: config.timeout,
+            retry: config.retry,
+            deadline: None,
+        })
     }
 
     /// The peer's name.
     pub fn peer(&self) -> &str {
         &self.peer
+    }
+
+    /// This client with every call ending by `deadline`: no attempt runs
+    /// and no wait for a retry lasts past it (each attempt is also bounded
+    /// by the configured timeout). A call made after the deadline fails with
+    /// `TIMEOUT` without being sent.
+    #[must_use]
+    pub fn with_deadline(&self, deadline: Instant) -> Self {
+        Self {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
     }
 
     fn url(&self, segments: &[&str]) -> Result<Url, FederationClientError> {
@@ -189,7 +224,58 @@ impl PeerClient {
         self.send(self.http.post(url)).await
     }
 
+    /// Sends `request`, retrying on 429 as the policy allows before the
+    /// deadline.
     async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, FederationClientError> {
+        let deadline = self
+            .deadline
+            .unwrap_or_else(|| Instant::now() + self.timeout);
+        let mut attempt = 1;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(FederationClientError::new(
+                    ClientErrorCode::Timeout,
+                    &self.peer,
+                    "the call's deadline passed before the request could be sent",
+                ));
+            }
+            let this = request.try_clone().ok_or_else(|| {
+                FederationClientError::new(
+                    ClientErrorCode::Config,
+                    &self.peer,
+                    "the request cannot be repeated",
+                )
+            })?;
+            let e = match self.send_once(this.timeout(left.min(self.timeout))).await {
+                Err(e) if e.code == ClientErrorCode::RateLimited => e,
+                answer => return answer,
+            };
+            let jitter = retry::jitter();
+            match self
+                .retry
+                .next(attempt, e.retry_after, jitter, Instant::now(), deadline)
+            {
+                Next::Retry(wait) => {
+                    tracing::debug!(
+                        peer = %self.peer, attempt, wait_ms = wait.as_millis(),
+                        "peer rate limited the call; retrying after the wait"
+                    );
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Next::GiveUp => {
+                    let fallback = self.retry.wait(attempt, None, jitter);
+                    return Err(retry::gave_up(e, fallback));
+                }
+            }
+        }
+    }
+
+    async fn send_once<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<T, FederationClientError> {

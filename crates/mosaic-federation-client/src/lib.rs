@@ -5,6 +5,11 @@
 //! and the user), trusts only the peer's CA, and turns every failure into a
 //! [`FederationClientError`] with a machine-readable [`ClientErrorCode`].
 //!
+//! A call the peer rate limits (429) is retried a bounded number of times,
+//! waiting at least the peer's `Retry-After` plus jitter, and never past the
+//! call's deadline ([`RetryPolicy`], [`PeerClient::with_deadline`]); when it
+//! gives up it reports `RATE_LIMITED` with the wait.
+//!
 //! [`QuerySourceRouter`] answers `local`, `all` and `federated:<host>` queries:
 //! it picks peers, fans out concurrently, tolerates a failing peer with
 //! `_partial` and names it, with why, in `_partialDetails`, and tags every
@@ -38,10 +43,12 @@
 mod client;
 pub mod enroll;
 mod error;
+mod retry;
 mod source;
 
 pub use client::{PeerClient, PeerClientConfig, Row, ensure_crypto_provider};
 pub use error::{ClientErrorCode, FederationClientError};
+pub use retry::{Next, RetryPolicy};
 pub use source::{
     LocalLister, LocalQueryError, OutboundPeer, PeerDirectory, QuerySource, QuerySourceError,
     QuerySourceErrorCode, QuerySourceRouter, RemoteLister, find_peer_by_host,

@@ -11,7 +11,8 @@
 //! grant's own certificate refused for the grant's or the peer's state gets
 //! 403 with the reason (`Federation access denied: the grant was revoked`,
 //! details `{"refusal": "grant_revoked"}`). No handler runs without a
-//! context.
+//! context. Behind the auth layer, the rate limit ([`limit`]) counts every
+//! verb against its grant's budget before the verb runs.
 
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
@@ -39,6 +40,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+pub mod limit;
 
 /// What a verb's handler says about its answer, for the audit layer: set as a
 /// response extension, read once the response is made.
@@ -237,6 +240,8 @@ pub fn routes(state: AppState, anchors: TrustAnchors) -> Router {
                 "this federation route does not take that method",
             )
         })
+        // The last layer added runs first: authenticate, then the rate limit.
+        .route_layer(limit::RateLimitLayer::new(&state))
         .route_layer(middleware::from_fn_with_state(
             (state.clone(), anchors),
             authenticate,
@@ -318,9 +323,14 @@ async fn authenticate(
 }
 
 async fn capabilities(
+    State(state): State<AppState>,
     ctx: Option<Extension<FederationContext>>,
 ) -> Result<Json<FederationCapabilitiesResponse>, ApiError> {
-    Ok(Json(verbs::capabilities(ctx.as_deref())?))
+    let default_rate_limit = state.rate_limits().map(|l| l.default_quota());
+    Ok(Json(verbs::capabilities(
+        ctx.as_deref(),
+        default_rate_limit,
+    )?))
 }
 
 async fn list(
