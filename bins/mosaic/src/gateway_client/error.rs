@@ -128,7 +128,8 @@ fn default_hint(status: u16, enveloped: bool) -> Option<String> {
             "this gateway has no such endpoint: it may be an older version, or --gateway points elsewhere"
                 .to_owned(),
         ),
-        429 => Some("too many requests: retry in a moment".to_owned()),
+        // An enveloped 429 says which limit and how long to wait.
+        429 if !enveloped => Some("too many requests: retry in a moment".to_owned()),
         _ => None,
     }
 }
@@ -178,6 +179,24 @@ mod tests {
         assert_eq!(
             r.to_string(),
             "the gateway at http://127.0.0.1:7420 refused (409): conflict: A1 is claimed by w-1, not by w-2"
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_says_the_wait_the_gateway_gave() {
+        let r = Refusal::new(
+            GW,
+            429,
+            br#"{"error":{"code":"rate_limited","message":"peer work is rate limiting this grant (2 requests a minute, burst 1): retry in 30 s","details":{"retryAfterSeconds":30}}}"#,
+        );
+        assert_eq!(
+            r.to_string(),
+            "the gateway at http://127.0.0.1:7420 refused (429): rate_limited: peer work is rate limiting this grant (2 requests a minute, burst 1): retry in 30 s"
+        );
+        let bare = Refusal::new(GW, 429, b"");
+        assert!(
+            bare.to_string()
+                .ends_with("no details; too many requests: retry in a moment")
         );
     }
 

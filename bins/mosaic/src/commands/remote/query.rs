@@ -148,4 +148,15 @@ mod tests {
             "1 row(s); partial: 2 peer(s) did not answer\n  work: FORBIDDEN (403): the grant for peer work was revoked\n  lab: NETWORK: cannot connect"
         );
     }
+
+    #[test]
+    fn a_peer_that_rate_limits_us_is_named_with_the_wait() {
+        let page = json!({"items": [], "_partial": true, "_partialDetails": [
+            {"source": "work", "code": "RATE_LIMITED", "status": 429, "message": "peer work is rate limiting this grant: retry in 30 s"}
+        ]});
+        assert_eq!(
+            notes(&page),
+            "0 row(s); partial: 1 peer(s) did not answer\n  work: RATE_LIMITED (429): peer work is rate limiting this grant: retry in 30 s"
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! The human forms of peers, grants and enrollment codes.
 
 use crate::output::{or_dash, table};
-use mosaic_types::FederationCapabilitiesResponse;
 use mosaic_types::admin::{CreatedGrant, EnrolledPeer, GrantView, PeerView, millis};
+use mosaic_types::{FederationCapabilitiesResponse, RateLimitSource};
 use std::fmt::Write as _;
 
 /// `mosaic federation peer ls`.
@@ -101,19 +101,48 @@ pub fn enrolled(e: &EnrolledPeer, url: &str, user: &str, name: &str) -> String {
 
 /// `mosaic federation capabilities`.
 pub fn capabilities(c: &FederationCapabilitiesResponse) -> String {
-    format!(
+    let mut out = format!(
         "resources:          {}\nexcluded_resources: {}\nmax_rows_per_query: {}\nsupported_verbs:    {}",
         serde_json::json!(c.resources),
         serde_json::json!(c.excluded_resources),
         c.max_rows_per_query,
         serde_json::json!(c.supported_verbs)
-    )
+    );
+    if let Some(limit) = &c.rate_limit {
+        let whose = match limit.source {
+            RateLimitSource::Grant => "the grant's",
+            RateLimitSource::Default => "the peer's default",
+        };
+        out.push_str(&format!(
+            "\nrate_limit:         {} requests a minute, burst {} ({whose})",
+            limit.requests_per_minute, limit.burst
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn capabilities_show_the_rate_limit_and_whose_it_is() {
+        let mut caps: FederationCapabilitiesResponse = serde_json::from_value(json!({
+            "resources": ["tasks"], "excluded_resources": [], "max_rows_per_query": 10,
+            "supported_verbs": ["list"],
+            "rate_limit": {"requests_per_minute": 2, "burst": 1, "source": "grant"}
+        }))
+        .unwrap();
+        assert!(
+            capabilities(&caps)
+                .ends_with("\nrate_limit:         2 requests a minute, burst 1 (the grant's)"),
+            "{}",
+            capabilities(&caps)
+        );
+        caps.rate_limit = None;
+        assert!(!capabilities(&caps).contains("rate_limit"));
+    }
 
     fn grant() -> GrantView {
         serde_json::from_value(json!({
