@@ -35,14 +35,16 @@ impl AppState {
         }
     }
 
-    /// Adds the per-grant rate limiters of the federation verbs; without
-    /// them, federation requests are not limited.
+    /// Rate limits the federation verbs per grant, `default` for grants
+    /// whose scope sets none; without this, federation requests are not
+    /// limited (benchmarks compare the two).
     #[must_use]
-    pub fn with_rate_limits(
-        mut self,
-        limiters: std::sync::Arc<mosaic_federation::limit::GrantLimiters>,
-    ) -> Self {
-        self.rate_limits = Some(limiters);
+    pub fn with_rate_limits(mut self, default: mosaic_config::RateLimitSettings) -> Self {
+        let default =
+            mosaic_federation::limit::GrantQuota::new(default.requests_per_minute, default.burst);
+        self.rate_limits = Some(std::sync::Arc::new(
+            mosaic_federation::limit::GrantLimiters::new(default),
+        ));
         self
     }
 

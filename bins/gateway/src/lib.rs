@@ -21,7 +21,7 @@ mod settings;
 pub use error::ApiError;
 pub use http::{AppState, Input, RouteInfo, route_table, router};
 pub use listen::raise_open_file_limit;
-pub use mosaic_config::ListenerLimits;
+pub use mosaic_config::{ListenerLimits, RateLimitSettings};
 pub use settings::{Flags, Settings};
 
 use anyhow::Context as _;
@@ -91,18 +91,10 @@ pub async fn run(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    let default_rate_limit = settings.federation.default_rate_limit;
     let state = AppState::new(store.clone())
         .with_pki(pki.clone())
         .with_nodes(node_hub.clone())
-        .with_rate_limits(std::sync::Arc::new(
-            mosaic_federation::limit::GrantLimiters::new(
-                mosaic_federation::limit::GrantQuota::new(
-                    default_rate_limit.requests_per_minute,
-                    default_rate_limit.burst,
-                ),
-            ),
-        ));
+        .with_rate_limits(settings.federation.default_rate_limit);
     let node_task = tokio::spawn(nodes::grpc::serve(
         node_listener,
         node_hub,

@@ -82,7 +82,9 @@ where
             _ => None,
         };
         if let Some(limited) = limited {
-            tracing::info!(
+            // Debug: a peer over its budget may send many; a line each at info
+            // would flood the log.
+            tracing::debug!(
                 grant = %limited.grant_id,
                 retry_after_secs = limited.retry_after_secs(),
                 "federation request over its grant's rate limit"
