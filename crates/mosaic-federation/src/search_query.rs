@@ -258,6 +258,11 @@ mod tests {
                         prop_assert!(t.chars().all(char::is_alphanumeric), "{t:?}");
                     }
                     assert_literals_only(&parsed.fts5_match());
+                    // The words, written plainly, are the same search.
+                    let plain = parsed.plain_text();
+                    if plain.len() <= MAX_QUERY_BYTES {
+                        prop_assert_eq!(SearchQuery::parse(&plain), Ok(parsed));
+                    }
                 }
                 Err(SearchQueryError::TooLong(n)) => prop_assert!(n > MAX_QUERY_BYTES),
                 Err(SearchQueryError::TooManyTerms(n)) => prop_assert!(n > MAX_TERMS),
