@@ -54,11 +54,10 @@ pub(crate) async fn search(
     Query(params): Query<SearchParams>,
 ) -> Result<Json<FederationListResponse<Row>>, ApiError> {
     let parsed = user_resource(&resource, "searched")?;
-    let words = params
+    let q = params
         .q
-        .as_deref()
         .ok_or_else(|| ApiError::invalid("q is required: the words to search for (`?q=…`)"))?;
-    let words = SearchQuery::parse(words).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let words = SearchQuery::parse(&q).map_err(|e| ApiError::invalid(e.to_string()))?;
     let source = parse_source(params.source.as_deref())?;
     let limit = params
         .limit
@@ -72,8 +71,9 @@ pub(crate) async fn search(
     let local_cursor = matches!(source, QuerySource::Local)
         .then(|| params.cursor.clone())
         .flatten();
+    // Peers get q as given: they parse it as this gateway did.
     let request = FederationSearchRequest {
-        q: words.plain_text(),
+        q,
         limit: Some(limit),
         cursor: remote_cursor,
     };
