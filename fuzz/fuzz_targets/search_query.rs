@@ -43,11 +43,18 @@ fuzz_target!(|data: &[u8]| {
         Ok(parsed) => {
             assert!(!parsed.terms().is_empty() && parsed.terms().len() <= MAX_TERMS);
             for term in parsed.terms() {
-                assert!(!term.is_empty() && term.chars().all(char::is_alphanumeric), "{term:?}");
+                assert!(
+                    !term.is_empty() && term.chars().all(char::is_alphanumeric),
+                    "{term:?}"
+                );
             }
             let expr = parsed.fts5_match();
             assert_literals_only(&expr);
-            assert_eq!(expr.matches("\" \"").count() + 1, parsed.terms().len(), "{expr}");
+            assert_eq!(
+                expr.matches("\" \"").count() + 1,
+                parsed.terms().len(),
+                "{expr}"
+            );
             let plain = parsed.plain_text();
             if plain.len() <= MAX_QUERY_BYTES {
                 let again = SearchQuery::parse(&plain).expect("plain words parse");

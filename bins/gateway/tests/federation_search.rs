@@ -112,12 +112,7 @@ fn rows(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// Words of rows that must never leave B for this grant.
-const NEVER: [&str; 4] = [
-    "release deploy key",
-    "alice prefers",
-    "of bob",
-    "from bob",
-];
+const NEVER: [&str; 4] = ["release deploy key", "alice prefers", "of bob", "from bob"];
 
 fn assert_nothing_forbidden(what: &str, v: &Value) {
     let text = v.to_string();
@@ -321,11 +316,18 @@ async fn asked_directly(b: &Gateway, b_admin: &Api) {
     for (q, want) in [
         ("NEAR(release train)", vec![]),
         ("release OR chores", vec![]),
-        ("\"release\" train*", vec![("Deploy the release train", "local")]),
+        (
+            "\"release\" train*",
+            vec![("Deploy the release train", "local")],
+        ),
         ("(checklist", vec![("Release checklist", "local")]),
     ] {
         let page = c.search("tasks", &words(q)).await.unwrap();
-        assert_eq!(found(&serde_json::to_value(&page).unwrap()), rows(&want), "{q}");
+        assert_eq!(
+            found(&serde_json::to_value(&page).unwrap()),
+            rows(&want),
+            "{q}"
+        );
     }
 
     // A cursor pages the same search, and only that one.
@@ -384,7 +386,10 @@ async fn asked_directly(b: &Gateway, b_admin: &Api) {
         .build()
         .unwrap();
     let resp = anonymous
-        .post(format!("{}/api/federation/v1/search/tasks", b.federation_url))
+        .post(format!(
+            "{}/api/federation/v1/search/tasks",
+            b.federation_url
+        ))
         .json(&json!({"q": "release"}))
         .send()
         .await
@@ -504,7 +509,12 @@ async fn through_the_home_gateway(a: &Gateway, a_admin: &Api, b: &Gateway, b_adm
     }
     let (status, v) = me.get("/api/v1/search/tasks?source=all").await;
     assert_eq!(status, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().starts_with("q is required"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("q is required")
+    );
 
     // A peer's cursor pages through that peer.
     let (_, first) = me
