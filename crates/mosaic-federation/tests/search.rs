@@ -276,6 +276,20 @@ async fn finds_the_subjects_rows_of_every_resource_best_first() {
         let page = search(conn, &one_team, "tasks", json!({"q": "release"})).await;
         assert_eq!(ids(&page), vec!["u-team"], "{backend}");
 
+        // Beyond ASCII: case folds on both backends (PostgreSQL by the
+        // database's UTF-8 locale); SQLite also drops diacritics.
+        task(conn, "cafe", Some("PS"), "Café CRÈME à Zürich", "").await;
+        for q in ["café crème", "CAFÉ zürich"] {
+            let page = search(conn, &c, "tasks", json!({ "q": q })).await;
+            assert_eq!(ids(&page), vec!["cafe"], "{backend} {q}");
+        }
+        let page = search(conn, &c, "tasks", json!({"q": "cafe creme zurich"})).await;
+        let without_diacritics = ids(&page);
+        match backend {
+            Backend::Sqlite => assert_eq!(without_diacritics, vec!["cafe"]),
+            Backend::Postgres => assert!(without_diacritics.is_empty()),
+        }
+
         // Words nobody wrote: an empty page, not an error.
         let page = search(conn, &c, "tasks", json!({"q": "xylophone"})).await;
         assert!(page.items.is_empty());
