@@ -166,6 +166,7 @@ fn api() -> Routes {
         .merge(crate::native::routes())
         .merge(crate::federation_admin::routes())
         .merge(crate::query::routes())
+        .merge(crate::search::routes())
         .merge(crate::identity::routes())
         .merge(crate::backlog::routes())
         .merge(crate::nodes::api::routes())

@@ -16,6 +16,7 @@ mod listen;
 mod native;
 pub mod nodes;
 mod query;
+mod search;
 mod settings;
 
 pub use error::ApiError;

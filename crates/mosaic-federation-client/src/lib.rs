@@ -5,7 +5,8 @@
 //! and the user), trusts only the peer's CA, and turns every failure into a
 //! [`FederationClientError`] with a machine-readable [`ClientErrorCode`].
 //!
-//! [`QuerySourceRouter`] answers `local`, `all` and `federated:<host>` queries:
+//! [`QuerySourceRouter`] answers `local`, `all` and `federated:<host>` queries,
+//! listings and searches alike:
 //! it picks peers, fans out concurrently, tolerates a failing peer with
 //! `_partial` and names it, with why, in `_partialDetails`, and tags every
 //! row with its `_source`.
@@ -44,5 +45,5 @@ pub use client::{PeerClient, PeerClientConfig, Row, ensure_crypto_provider};
 pub use error::{ClientErrorCode, FederationClientError};
 pub use source::{
     LocalLister, LocalQueryError, OutboundPeer, PeerDirectory, QuerySource, QuerySourceError,
-    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, find_peer_by_host,
+    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, SourceRequest, find_peer_by_host,
 };

@@ -4,9 +4,11 @@
 //! 1. [`context::resolve`] checks the certificate's claims (grant id, subject
 //!    user id, serial) against the store and yields a
 //!    [`FederationContext`](mosaic_scope::FederationContext), or a refusal.
-//! 2. [`verbs`] runs `capabilities`, `list` and `get`: request validation, scope
-//!    evaluation ([`mosaic_scope`]), native access from team membership, then a
-//!    read-only query shaped by the resulting filter.
+//! 2. [`verbs`] runs `capabilities`, `list`, `get` and `search`: request
+//!    validation, scope evaluation ([`mosaic_scope`]), native access from team
+//!    membership, then a read-only query shaped by the resulting filter.
+//!    `search` goes through exactly the pipeline of `list`, then matches the
+//!    words of [`search_query`] with the database's own full-text search.
 //! 3. Rows leave tagged `_source: "local"`. Nothing from the request or the
 //!    response is written anywhere.
 //!
@@ -30,5 +32,6 @@ pub mod context;
 pub mod cursor;
 #[cfg(feature = "store")]
 pub mod query;
+pub mod search_query;
 #[cfg(feature = "store")]
 pub mod verbs;

@@ -41,7 +41,7 @@ pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use federation::{
     FEDERATION_RESOURCE_VALUES, FEDERATION_VERBS, FederationCapabilitiesResponse,
     FederationGetResponse, FederationListRequest, FederationListResponse, FederationResource,
-    FederationVerb, UnansweredSource, UnknownResource, UnknownVerb,
+    FederationSearchRequest, FederationVerb, UnansweredSource, UnknownResource, UnknownVerb,
 };
 pub use ids::{
     AuditId, EnrollmentTokenId, GrantId, IdError, InsightId, InstanceId, MissionId, NoteId, PeerId,

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use mosaic_config::ListenerLimits;
 use mosaic_federation::context::{self, PresentedClaims};
+use mosaic_federation::search_query::SearchQuery;
 use mosaic_federation::verbs;
 use mosaic_identity::{GatewayPki, TrustAnchors, verify_chain, verify_client_chain};
 use mosaic_scope::FederationContext;
@@ -197,7 +198,7 @@ fn onboarding() -> Routes {
         )
 }
 
-/// The three verbs; they run only behind the auth layer.
+/// The verbs; they run only behind the auth layer.
 fn verbs() -> Routes {
     Routes::new()
         .add(
@@ -217,6 +218,12 @@ fn verbs() -> Routes {
             "/api/federation/v1/get/{resource}/{id}",
             Input::Nothing,
             get_one,
+        )
+        .add(
+            Method::POST,
+            "/api/federation/v1/search/{resource}",
+            Input::Json,
+            search,
         )
 }
 
@@ -323,18 +330,22 @@ async fn capabilities(
     Ok(Json(verbs::capabilities(ctx.as_deref())?))
 }
 
+/// A verb's JSON body; an empty one is `null`, which the verb reads as `{}`.
+fn json_body(verb: &str, body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("Federation {verb} body is not JSON: {e}")))
+}
+
 async fn list(
     State(state): State<AppState>,
     ctx: Option<Extension<FederationContext>>,
     Path(resource): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid(format!("Federation list body is not JSON: {e}")))?
-    };
+    let body = json_body("list", &body)?;
     let page = verbs::list(state.store().conn(), ctx.as_deref(), &resource, &body).await?;
     let outcome = VerbOutcome {
         rows: Some(u32::try_from(page.items.len()).unwrap_or(u32::MAX)),
@@ -355,6 +366,34 @@ async fn get_one(
     };
     Ok(match answer {
         Ok(item) => outcome.attach(Json(item)),
+        Err(e) => outcome.attach(ApiError::from(e)),
+    })
+}
+
+async fn search(
+    State(state): State<AppState>,
+    ctx: Option<Extension<FederationContext>>,
+    Path(resource): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_body("search", &body)?;
+    // The words searched for, as the verb reads them, recorded whether the
+    // search is answered or refused.
+    let target = body
+        .get("q")
+        .and_then(Value::as_str)
+        .and_then(|q| SearchQuery::parse(q).ok())
+        .map(|q| q.plain_text());
+    let answer = verbs::search(state.store().conn(), ctx.as_deref(), &resource, &body).await;
+    let outcome = VerbOutcome {
+        rows: answer
+            .as_ref()
+            .ok()
+            .map(|page| u32::try_from(page.items.len()).unwrap_or(u32::MAX)),
+        target,
+    };
+    Ok(match answer {
+        Ok(page) => outcome.attach(Json(page)),
         Err(e) => outcome.attach(ApiError::from(e)),
     })
 }
