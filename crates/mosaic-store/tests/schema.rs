@@ -81,17 +81,17 @@ async fn one_step_down_removes_only_the_newest_migration() {
         assert_eq!(status.applied.len(), total - 1);
         assert_eq!(status.pending.len(), 1);
         assert!(
-            status.pending[0].contains("peer_refusal"),
+            status.pending[0].contains("federation_audit"),
             "{:?}",
             status.pending
         );
-        // The newest migration adds one column, `federation_peers.refusal`:
-        // every table stays, the column goes, and comes back with `up`.
+        // The newest migration adds one table, `federation_audit_log`:
+        // it goes, every other table stays, and it comes back with `up`.
         assert_eq!(
             table_count(store.conn(), store.backend()).await,
-            TABLES.len()
+            TABLES.len() - 1
         );
-        let select = "SELECT refusal FROM federation_peers";
+        let select = "SELECT id FROM federation_audit_log";
         assert!(store.conn().execute_unprepared(select).await.is_err());
         store.migrate().await.unwrap();
         store.conn().execute_unprepared(select).await.unwrap();
@@ -387,6 +387,28 @@ async fn every_table_round_trips_a_row() {
                 updated_at: t(8),
             },
             "A4"
+        );
+        round_trip!(
+            db,
+            federation_audit_log,
+            federation_audit_log::Model {
+                id: "fa-1".into(),
+                occurred_at: t(9),
+                peer_id: Some("peer-a".into()),
+                grant_id: Some("grant-1".into()),
+                subject_user_id: Some("user-s".into()),
+                verb: "get".into(),
+                resource: Some("tasks".into()),
+                target: Some("task-1".into()),
+                status: 200,
+                error_code: None,
+                rows: Some(1),
+                latency_us: 5_000_000_000,
+                cert_serial: Some("01AB".into()),
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                remote_addr: Some("127.0.0.1:50000".into()),
+            },
+            "fa-1"
         );
 
         // Defaults written by the database itself, for rows inserted by other tools.
