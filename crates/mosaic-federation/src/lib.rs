@@ -8,7 +8,8 @@
 //!    evaluation ([`mosaic_scope`]), native access from team membership, then a
 //!    read-only query shaped by the resulting filter.
 //! 3. Rows leave tagged `_source: "local"`. Nothing from the request or the
-//!    response is written anywhere.
+//!    response is stored, except the record of the request itself in the
+//!    federation audit log ([`audit`]): who asked what, and the outcome.
 //!
 //! ```no_run
 //! # async fn demo(store: &mosaic_store::Store, ctx: mosaic_scope::FederationContext) {
@@ -25,6 +26,8 @@
 //! certificates or HTTP frameworks: the gateway supplies claims and renders
 //! results.
 
+#[cfg(feature = "store")]
+pub mod audit;
 #[cfg(feature = "store")]
 pub mod context;
 pub mod cursor;

@@ -215,9 +215,7 @@ impl fmt::Display for AuditVerb {
 
 /// A name that is not an [`AuditVerb`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown audit verb `{0}` (expected list, get, search, capabilities, ca, enroll or other)"
-)]
+#[error("unknown audit verb `{0}` (expected list, get, search, capabilities, ca, enroll or other)")]
 pub struct UnknownAuditVerb(pub String);
 
 impl FromStr for AuditVerb {
