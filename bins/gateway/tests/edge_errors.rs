@@ -21,10 +21,11 @@ const PUBLIC: [&str; 4] = [
 ];
 
 /// A query string each query-taking route must refuse, by path.
-const BAD_QUERIES: [(&str, &str); 3] = [
+const BAD_QUERIES: [(&str, &str); 4] = [
     ("/api/fleet/v1/backlog/cards", "status=sideways"),
     ("/api/v1/query/{resource}", "limit=many"),
     ("/api/sessions/{id}/tasks/{task}/output", "follow=maybe"),
+    ("/api/admin/v1/federation/audit", "since=soon"),
 ];
 
 struct Walker {
