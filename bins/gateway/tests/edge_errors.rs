@@ -218,8 +218,9 @@ async fn every_route_refuses_a_missing_or_wrong_token_with_the_envelope() {
                 answer.envelope(&what);
             }
         }
-        let admin_only =
-            route.path.starts_with("/api/admin/") || route.path.ends_with("/regenerate-keys");
+        let admin_only = route.path.starts_with("/api/admin/")
+            || route.path.ends_with("/regenerate-keys")
+            || route.path == "/metrics";
         let any_token =
             route.path.starts_with("/api/fleet/v1/backlog") || route.path == "/api/v1/whoami";
         if admin_only {
