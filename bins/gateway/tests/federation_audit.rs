@@ -71,11 +71,15 @@ impl Api {
     }
 }
 
+/// Request bodies the serving gateway takes at most.
+const MAX_BODY: usize = 65_536;
+
 fn start(home: &std::path::Path, db: Option<&str>) -> Gateway {
     let mut cmd = command(home);
     if let Some(url) = db {
         cmd.env("DATABASE_URL", url);
     }
+    cmd.env("MOSAIC_LIMITS__MAX_BODY_BYTES", MAX_BODY.to_string());
     Gateway::start(cmd, home.join("data/mosaic"))
 }
 
@@ -323,6 +327,29 @@ async fn scenario(db_b: Option<&str>, db_a: Option<&str>) {
     for key in ["peerId", "grantId", "subjectUserId", "certSerial"] {
         assert_eq!(anonymous_entry[key], Value::Null, "{anonymous_entry}");
     }
+
+    // The request limits sit inside the audit: an oversized body, refused
+    // before any handler runs, is on record too.
+    let resp = anonymous(&b)
+        .post(format!("{}/api/federation/v1/list/tasks", b.federation_url))
+        .header("content-type", "application/json")
+        .body(vec![b' '; MAX_BODY * 2])
+        .send()
+        .await
+        .unwrap();
+    let answered = Instant::now();
+    assert_eq!(resp.status().as_u16(), 413);
+    let too_large =
+        appears_within_a_second(&b_admin, "denied=true", answered, |e| e["status"] == 413).await;
+    assert_eq!(
+        (
+            &too_large["verb"],
+            &too_large["resource"],
+            &too_large["errorCode"]
+        ),
+        (&json!("list"), &json!("tasks"), &json!("payload_too_large")),
+        "{too_large}"
+    );
 
     // The filters: denied only, by grant, peer and user; newest first.
     let refused = every_entry(&b_admin, "denied=true&limit=1").await;

@@ -21,7 +21,9 @@ use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
-use mosaic_federation::audit::{AuditLog, AuditRecord, AuditWriter, TraceContext};
+use mosaic_federation::audit::{AuditLog, AuditRecord, TraceContext};
+/// The writer [`crate::AppState::with_audit`] takes.
+pub use mosaic_federation::audit::{AuditStats, AuditWriter};
 use mosaic_store::Store;
 use mosaic_types::{ErrorCode, GrantId, PeerId, UserId};
 use std::num::NonZeroU32;
