@@ -207,7 +207,6 @@ fn view(row: audit::Model) -> Result<AuditEntryView, AuditError> {
             .transpose()
             .map_err(|_| corrupt("rows: negative".to_owned()))?,
         // Microseconds to milliseconds: exact for any real latency.
-        #[allow(clippy::cast_precision_loss)]
         latency_ms: row.latency_us as f64 / 1000.0,
         cert_serial: row.cert_serial,
         trace_id: row.trace_id,

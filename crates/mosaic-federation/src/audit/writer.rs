@@ -143,11 +143,17 @@ pub struct AuditWriter {
 impl AuditWriter {
     /// Starts the writer's task on the current tokio runtime, writing to
     /// `db` through a queue of `capacity` rows.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime (it spawns its task there).
     pub fn start(db: DatabaseConnection, capacity: NonZeroUsize) -> Self {
         Self::start_with(db, WriterOptions::new(capacity))
     }
 
     /// [`AuditWriter::start`] with every option given.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
     pub fn start_with(db: DatabaseConnection, options: WriterOptions) -> Self {
         let (tx, rx) = mpsc::channel(options.capacity.get());
         let (phase, phase_rx) = watch::channel(Phase::Running);
@@ -248,14 +254,16 @@ impl AuditWriter {
     }
 }
 
-/// Resolves once the phase is at least `Draining` (`Abandon` counts). Never
-/// resolves if every sender is gone (the writer then ends by its queue).
+/// Resolves once the phase is `at_least` or later (`Abandon` comes after
+/// `Draining`). Never resolves once every handle is gone: the writer then
+/// ends by its queue closing.
 async fn phase_reaches(phase: &mut watch::Receiver<Phase>, at_least: Phase) {
-    let reached = |p: &Phase| match at_least {
-        Phase::Running => true,
-        Phase::Draining => *p != Phase::Running,
-        Phase::Abandon => *p == Phase::Abandon,
+    let rank = |p: Phase| match p {
+        Phase::Running => 0,
+        Phase::Draining => 1,
+        Phase::Abandon => 2,
     };
+    let reached = |p: &Phase| rank(*p) >= rank(at_least);
     if phase.wait_for(reached).await.is_err() {
         std::future::pending::<()>().await;
     }
