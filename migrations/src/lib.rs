@@ -26,6 +26,7 @@ mod m20261101_000004_api_tokens;
 mod m20261102_000001_backlog_attempts;
 mod m20261122_000001_agent_nodes;
 mod m20261201_000001_peer_refusal;
+mod m20261202_000001_federation_audit;
 mod m20261202_000002_search;
 
 /// The ordered list of migrations.
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261102_000001_backlog_attempts::Migration),
             Box::new(m20261122_000001_agent_nodes::Migration),
             Box::new(m20261201_000001_peer_refusal::Migration),
+            Box::new(m20261202_000001_federation_audit::Migration),
             Box::new(m20261202_000002_search::Migration),
         ]
     }
@@ -74,6 +76,7 @@ pub const TABLES: &[&str] = &[
     "node_session_nodes",
     "node_tasks",
     "node_task_output",
+    "federation_audit_log",
 ];
 
 /// Ordinary tables the migrations create on SQLite only: the stable keys of

@@ -20,6 +20,7 @@ pub struct AppState {
     pki: Option<std::sync::Arc<mosaic_identity::GatewayPki>>,
     peer_clients: crate::query::PeerClients,
     nodes: Option<std::sync::Arc<crate::nodes::NodeHub>>,
+    audit: Option<mosaic_federation::audit::AuditWriter>,
 }
 
 impl AppState {
@@ -30,6 +31,7 @@ impl AppState {
             pki: None,
             peer_clients: crate::query::PeerClients::default(),
             nodes: None,
+            audit: None,
         }
     }
 
@@ -45,6 +47,19 @@ impl AppState {
     pub fn with_nodes(mut self, hub: std::sync::Arc<crate::nodes::NodeHub>) -> Self {
         self.nodes = Some(hub);
         self
+    }
+
+    /// Adds the federation audit writer: the federation listener then
+    /// records every request, and `/metrics` reports the writer's figures.
+    #[must_use]
+    pub fn with_audit(mut self, writer: mosaic_federation::audit::AuditWriter) -> Self {
+        self.audit = Some(writer);
+        self
+    }
+
+    /// The federation audit writer; `None` in states built without one.
+    pub fn audit(&self) -> Option<&mosaic_federation::audit::AuditWriter> {
+        self.audit.as_ref()
     }
 
     /// The agent-node hub; `None` in states built without one.
@@ -170,6 +185,7 @@ fn api() -> Routes {
         .merge(crate::identity::routes())
         .merge(crate::backlog::routes())
         .merge(crate::nodes::api::routes())
+        .merge(crate::metrics::routes())
 }
 
 /// Every route of the HTTP API, as [`router`] serves them.

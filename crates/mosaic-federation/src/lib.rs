@@ -10,7 +10,8 @@
 //!    `search` goes through exactly the pipeline of `list`, then matches the
 //!    words of [`search_query`] with the database's own full-text search.
 //! 3. Rows leave tagged `_source: "local"`. Nothing from the request or the
-//!    response is written anywhere.
+//!    response is stored, except the record of the request itself in the
+//!    federation audit log ([`audit`]): who asked what, and the outcome.
 //!
 //! ```no_run
 //! # async fn demo(store: &mosaic_store::Store, ctx: mosaic_scope::FederationContext) {
@@ -27,6 +28,8 @@
 //! certificates or HTTP frameworks: the gateway supplies claims and renders
 //! results.
 
+#[cfg(feature = "store")]
+pub mod audit;
 #[cfg(feature = "store")]
 pub mod context;
 pub mod cursor;

@@ -444,6 +444,28 @@ async fn every_table_round_trips_a_row() {
             },
             "A4"
         );
+        round_trip!(
+            db,
+            federation_audit_log,
+            federation_audit_log::Model {
+                id: "fa-1".into(),
+                occurred_at: t(9),
+                peer_id: Some("peer-a".into()),
+                grant_id: Some("grant-1".into()),
+                subject_user_id: Some("user-s".into()),
+                verb: "get".into(),
+                resource: Some("tasks".into()),
+                target: Some("task-1".into()),
+                status: 200,
+                error_code: None,
+                rows: Some(1),
+                latency_us: 5_000_000_000,
+                cert_serial: Some("01AB".into()),
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                remote_addr: Some("127.0.0.1:50000".into()),
+            },
+            "fa-1"
+        );
 
         // Defaults written by the database itself, for rows inserted by other tools.
         db.execute_unprepared("INSERT INTO backlog (id, title) VALUES ('raw', 'raw insert')")

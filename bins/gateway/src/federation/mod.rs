@@ -12,10 +12,17 @@
 //! 403 with the reason (`Federation access denied: the grant was revoked`,
 //! details `{"refusal": "grant_revoked"}`). No handler runs without a
 //! context.
+//!
+//! Every request, whatever its answer, is recorded in the federation audit
+//! log by the outermost layer ([`audit`]), when the state has an audit
+//! writer.
+
+pub mod audit;
 
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::http::{AppState, Input, Routes};
+use audit::PeerFacts;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -267,11 +274,33 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
     ApiError::new(code, message).into_response()
 }
 
-/// The auth layer: certificate → claims → grant → context.
+/// The auth layer: certificate → claims → grant → context. Every answer it
+/// makes or passes on carries the [`PeerFacts`] it learned, for the audit.
 async fn authenticate(
     State((state, anchors)): State<(AppState, TrustAnchors)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut facts = PeerFacts::default();
+    let mut response = admit(&state, &anchors, request, next, &mut facts).await;
+    response.extensions_mut().insert(facts);
+    response
+}
+
+/// The serial of the leaf `chain` starts with, when it parses.
+fn leaf_serial(chain: &PeerChain) -> Option<String> {
+    let leaf = chain.0.first()?;
+    mosaic_identity::inspect(leaf)
+        .ok()
+        .map(|summary| summary.serial.to_string())
+}
+
+async fn admit(
+    state: &AppState,
+    anchors: &TrustAnchors,
     mut request: Request,
     next: Next,
+    facts: &mut PeerFacts,
 ) -> Response {
     let Some(chain) = request.extensions().get::<PeerChain>().cloned() else {
         return refuse(
@@ -279,21 +308,27 @@ async fn authenticate(
             "no client certificate was presented",
         );
     };
-    let identity = match verify_client_chain(&chain.0, &anchors, chrono::Utc::now()) {
+    let identity = match verify_client_chain(&chain.0, anchors, chrono::Utc::now()) {
         Ok(identity) => identity,
         Err(e) if e.is_oid_error() => {
+            facts.cert_serial = leaf_serial(&chain);
             return refuse(
                 ErrorCode::Unauthorized,
                 format!("Client certificate is missing required OID: {e}"),
             );
         }
         Err(e) => {
+            facts.cert_serial = leaf_serial(&chain);
             return refuse(
                 ErrorCode::Unauthorized,
                 format!("Client certificate is not acceptable: {e}"),
             );
         }
     };
+    facts.cert_serial = Some(identity.serial.to_string());
+    facts.grant_id = Some(identity.claims.grant_id.clone());
+    facts.subject_user_id = Some(identity.claims.subject_user_id.clone());
+    facts.peer_id.clone_from(&identity.claims.peer_id);
     let claims = PresentedClaims {
         grant_id: identity.claims.grant_id,
         subject_user_id: identity.claims.subject_user_id,
@@ -303,6 +338,9 @@ async fn authenticate(
     };
     match context::resolve(state.store().conn(), &claims).await {
         Ok(ctx) => {
+            facts.grant_id = Some(ctx.grant_id.clone());
+            facts.peer_id = Some(ctx.peer_id.clone());
+            facts.subject_user_id = Some(ctx.subject_user_id.clone());
             request.extensions_mut().insert(ctx);
             next.run(request).await
         }
@@ -398,9 +436,22 @@ async fn search(
     })
 }
 
+/// The federation application as [`serve`] runs it: the routes under the
+/// request limits and, outermost, the audit layer when `state` has an audit
+/// writer ([`AppState::with_audit`]); without one, nothing is recorded.
+pub fn app(state: AppState, anchors: TrustAnchors, limits: &ListenerLimits) -> Router {
+    let writer = state.audit().cloned();
+    let app = routes(state, anchors).layer(crate::layers::request_limits(limits));
+    match writer {
+        Some(writer) => app.layer(middleware::from_fn_with_state(writer, audit::record)),
+        None => app,
+    }
+}
+
 /// Serves the federation routes under the request limits on `listener`, TLS
 /// connections bounded by `limits` (see the `listen` module), until `shutdown`
-/// turns true; then lets in-flight requests finish.
+/// turns true; then lets in-flight requests finish. Requests are audited when
+/// `state` has an audit writer (see [`app`]).
 pub async fn serve(
     listener: TcpListener,
     tls: FederationTls,
@@ -408,7 +459,7 @@ pub async fn serve(
     limits: ListenerLimits,
     shutdown: watch::Receiver<bool>,
 ) {
-    let app = routes(state, tls.anchors.clone()).layer(crate::layers::request_limits(&limits));
+    let app = app(state, tls.anchors.clone(), &limits);
     let listener = crate::listen::Listener::new(listener, &limits, "federation");
     let acceptor = TlsAcceptor::from(tls.config.clone());
     crate::listen::serve_http(listener, Some(acceptor), app, &limits, shutdown).await;

@@ -5,6 +5,7 @@
 //! token for `new`, `query`, `search`, `node` and `session`. All of them go through
 //! [`GatewayClient`](crate::gateway_client::GatewayClient).
 
+pub mod audit;
 pub mod data;
 pub mod federation;
 pub mod nodes;
