@@ -26,6 +26,8 @@ mod m20261101_000004_api_tokens;
 mod m20261102_000001_backlog_attempts;
 mod m20261122_000001_agent_nodes;
 mod m20261201_000001_peer_refusal;
+mod m20261202_000001_federation_audit;
+mod m20261202_000002_search;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -42,11 +44,14 @@ impl MigratorTrait for Migrator {
             Box::new(m20261102_000001_backlog_attempts::Migration),
             Box::new(m20261122_000001_agent_nodes::Migration),
             Box::new(m20261201_000001_peer_refusal::Migration),
+            Box::new(m20261202_000001_federation_audit::Migration),
+            Box::new(m20261202_000002_search::Migration),
         ]
     }
 }
 
-/// Names of every table the migrations create, in creation order.
+/// Names of every table the migrations create on both backends, in creation
+/// order.
 pub const TABLES: &[&str] = &[
     "users",
     "teams",
@@ -71,4 +76,10 @@ pub const TABLES: &[&str] = &[
     "node_session_nodes",
     "node_tasks",
     "node_task_output",
+    "federation_audit_log",
 ];
+
+/// Ordinary tables the migrations create on SQLite only: the stable keys of
+/// the full-text indexes (which are FTS5 virtual tables, with their shadow
+/// tables). PostgreSQL indexes the same text with indexes, not tables.
+pub const SQLITE_ONLY_TABLES: &[&str] = &["search_rowids"];

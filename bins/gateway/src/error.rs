@@ -15,6 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use mosaic_auth::AuthError;
 use mosaic_backlog::BacklogError;
+use mosaic_federation::audit::AuditError;
 use mosaic_federation::verbs::VerbError;
 use mosaic_grants::GrantsError;
 use mosaic_identity::enrollment::EnrollError;
@@ -258,6 +259,15 @@ impl From<GrantsError> for ApiError {
                     &e,
                 ),
             },
+            code => Self::new(code, e.to_string()),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e.code() {
+            ErrorCode::Internal => Self::internal("reading the federation audit log failed", &e),
             code => Self::new(code, e.to_string()),
         }
     }

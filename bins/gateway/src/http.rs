@@ -21,6 +21,7 @@ pub struct AppState {
     peer_clients: crate::query::PeerClients,
     nodes: Option<std::sync::Arc<crate::nodes::NodeHub>>,
     rate_limits: Option<std::sync::Arc<mosaic_federation::limit::GrantLimiters>>,
+    audit: Option<mosaic_federation::audit::AuditWriter>,
 }
 
 impl AppState {
@@ -32,6 +33,7 @@ impl AppState {
             peer_clients: crate::query::PeerClients::default(),
             nodes: None,
             rate_limits: None,
+            audit: None,
         }
     }
 
@@ -65,6 +67,19 @@ impl AppState {
     pub fn with_nodes(mut self, hub: std::sync::Arc<crate::nodes::NodeHub>) -> Self {
         self.nodes = Some(hub);
         self
+    }
+
+    /// Adds the federation audit writer: the federation listener then
+    /// records every request, and `/metrics` reports the writer's figures.
+    #[must_use]
+    pub fn with_audit(mut self, writer: mosaic_federation::audit::AuditWriter) -> Self {
+        self.audit = Some(writer);
+        self
+    }
+
+    /// The federation audit writer; `None` in states built without one.
+    pub fn audit(&self) -> Option<&mosaic_federation::audit::AuditWriter> {
+        self.audit.as_ref()
     }
 
     /// The agent-node hub; `None` in states built without one.
@@ -186,9 +201,11 @@ fn api() -> Routes {
         .merge(crate::native::routes())
         .merge(crate::federation_admin::routes())
         .merge(crate::query::routes())
+        .merge(crate::search::routes())
         .merge(crate::identity::routes())
         .merge(crate::backlog::routes())
         .merge(crate::nodes::api::routes())
+        .merge(crate::metrics::routes())
 }
 
 /// Every route of the HTTP API, as [`router`] serves them.

@@ -13,9 +13,11 @@ mod http;
 pub mod identity;
 mod layers;
 mod listen;
+mod metrics;
 mod native;
 pub mod nodes;
 mod query;
+mod search;
 mod settings;
 
 pub use error::ApiError;
@@ -26,6 +28,7 @@ pub use settings::{Flags, Settings};
 
 use anyhow::Context as _;
 use mosaic_auth::Tokens;
+use mosaic_federation::audit::AuditWriter;
 use mosaic_store::{DataDirLock, Store, StoreOptions};
 use std::future::Future;
 use tokio::net::TcpListener;
@@ -87,6 +90,15 @@ pub async fn run(
     tracing::info!(addr = %local, "HTTP API listening");
 
     let sweeper = backlog::spawn_sweeper(store.clone(), sweep_every, stop_rx.clone());
+    let audit = AuditWriter::start(
+        store.conn().clone(),
+        settings.federation.audit_queue_capacity,
+    );
+    let pruner = federation::audit::spawn_pruner(
+        store.clone(),
+        settings.federation.audit_retention_days,
+        stop_rx.clone(),
+    );
     let shutdown = async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -94,6 +106,7 @@ pub async fn run(
     let state = AppState::new(store.clone())
         .with_pki(pki.clone())
         .with_nodes(node_hub.clone())
+        .with_audit(audit.clone())
         .with_rate_limits(settings.federation.default_rate_limit);
     let node_task = tokio::spawn(nodes::grpc::serve(
         node_listener,
@@ -119,15 +132,25 @@ pub async fn run(
     // output streams end with a last line saying so, node streams end with
     // `UNAVAILABLE`, in-flight requests finish; what is left then is cut.
     let grace = std::time::Duration::from_secs(limits.shutdown_grace_secs.get());
-    let finished = tokio::time::timeout(grace, async {
+    let deadline = tokio::time::Instant::now() + grace;
+    let stopped = tokio::time::timeout_at(deadline, async {
         if let Err(e) = http_task.await {
             tracing::warn!(error = %e, "HTTP listener ended abnormally");
         }
-        wait_for_background(federation_task, node_task, sweeper).await;
-        tracing::info!("shutting down");
-        store.close().await
+        wait_for_background(federation_task, node_task, sweeper, pruner).await;
     })
     .await;
+    // The listeners have stopped: no request records any more. What the
+    // audit queue holds is written now, in what is left of the grace;
+    // whatever cannot be is counted and logged as lost.
+    audit.shutdown(deadline).await;
+    let finished = match stopped {
+        Ok(()) => {
+            tracing::info!("shutting down");
+            tokio::time::timeout_at(deadline, store.close()).await
+        }
+        Err(elapsed) => Err(elapsed),
+    };
     match finished {
         Ok(closed) => closed?,
         Err(_) => tracing::warn!(
@@ -212,11 +235,13 @@ async fn bind(
     Ok((listener, local))
 }
 
-/// Waits for the listeners and the sweeper to end, logging any that failed.
+/// Waits for the listeners, the sweeper and the audit pruner to end,
+/// logging any that failed.
 async fn wait_for_background(
     federation: tokio::task::JoinHandle<()>,
     nodes: tokio::task::JoinHandle<anyhow::Result<()>>,
     sweeper: tokio::task::JoinHandle<()>,
+    pruner: tokio::task::JoinHandle<()>,
 ) {
     if let Err(e) = federation.await {
         tracing::warn!(error = %e, "federation listener ended abnormally");
@@ -228,6 +253,9 @@ async fn wait_for_background(
     }
     if let Err(e) = sweeper.await {
         tracing::warn!(error = %e, "backlog sweeper ended abnormally");
+    }
+    if let Err(e) = pruner.await {
+        tracing::warn!(error = %e, "federation audit pruner ended abnormally");
     }
 }
 

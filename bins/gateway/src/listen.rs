@@ -15,7 +15,7 @@
 mod conn;
 
 use conn::{Admission, Refusal};
-pub use conn::{Conn, Slot, TrackInFlightLayer};
+pub use conn::{Conn, ConnInfo, Slot, TrackInFlightLayer};
 
 use crate::federation::PeerChain;
 use axum::Router;

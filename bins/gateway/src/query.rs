@@ -1,5 +1,7 @@
 //! `GET /api/v1/query/:resource?source=local|all|federated:<host>`: a user's
-//! view across this gateway and the peers they hold grants from.
+//! view across this gateway and the peers they hold grants from. The peer
+//! clients, the directory of a user's peers and the local half here also
+//! serve the user's searches (`crate::search`).
 //!
 //! Local rows come from the same query layer peers are served by, with the
 //! user's full native access. Remote rows come from the outbound peers this
@@ -23,10 +25,11 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::Method;
 use mosaic_federation::query::{FederationQueries, QueryError, Verb};
+use mosaic_federation::search_query::SearchQuery;
 use mosaic_federation_client::{
     ClientErrorCode, FederationClientError, LocalQueryError, OutboundPeer as RoutedPeer,
     PeerClient, PeerClientConfig, PeerDirectory, QuerySource, QuerySourceErrorCode,
-    QuerySourceRouter, RemoteLister, Row,
+    QuerySourceRouter, RemoteLister, Row, SourceRequest,
 };
 use mosaic_grants::{Grants, OutboundPeer};
 use mosaic_scope::{NativeRbac, NativeRbacRequest, QueryFilter};
@@ -40,9 +43,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Largest page a local query returns.
-const MAX_LOCAL_LIMIT: u32 = 500;
+pub(crate) const MAX_LOCAL_LIMIT: u32 = 500;
 /// Page size when none is asked for.
-const DEFAULT_LIMIT: u32 = 50;
+pub(crate) const DEFAULT_LIMIT: u32 = 50;
 
 /// The purpose string outbound client keys are sealed under.
 pub fn client_key_purpose(peer_id: &str) -> String {
@@ -110,9 +113,9 @@ impl PeerClients {
 
 /// The outbound peers one local user's queries name: usable ones, and those
 /// that refused our grant (reported, not asked).
-struct UserPeers {
-    state: AppState,
-    user_id: String,
+pub(crate) struct UserPeers {
+    pub(crate) state: AppState,
+    pub(crate) user_id: String,
 }
 
 impl PeerDirectory for UserPeers {
@@ -133,17 +136,17 @@ impl PeerDirectory for UserPeers {
 }
 
 /// Asks a peer through its cached client, giving up by `deadline`.
-struct Remote {
-    state: AppState,
-    deadline: Option<Instant>,
+pub(crate) struct Remote {
+    pub(crate) state: AppState,
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl RemoteLister for Remote {
-    async fn list(
+    async fn fetch(
         &self,
         peer: &RoutedPeer,
         resource: &str,
-        request: &FederationListRequest,
+        request: &SourceRequest,
     ) -> Result<FederationListResponse<Row>, FederationClientError> {
         let peer = self.peer(&peer.id, &peer.common_name).await?;
         if let Some(refused) = recorded_refusal(&peer) {
@@ -153,7 +156,7 @@ impl RemoteLister for Remote {
         if let Some(deadline) = self.deadline {
             client = client.with_deadline(deadline);
         }
-        match client.list(resource, request).await {
+        match client.fetch(resource, request).await {
             Ok(page) => Ok(page),
             Err(e) => Err(observe_refusal(&self.state, &peer, e).await),
         }
@@ -296,16 +299,31 @@ pub(crate) struct QueryParams {
     cursor: Option<String>,
 }
 
-/// The user's own rows, as this gateway would serve them to the user.
-async fn local_page(
+/// What the local half of a user's query reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LocalRead<'a> {
+    /// A page of the listing, newest first.
+    List,
+    /// A page of the rows holding every word, best match first.
+    Search(&'a SearchQuery),
+}
+
+/// The user's own rows, as this gateway would serve them to the user: the
+/// user's full native access, through the same queries peers are served by.
+pub(crate) async fn local_page(
     state: &AppState,
     user_id: &str,
     resource: FederationResource,
     limit: u32,
     cursor: Option<String>,
+    read: LocalRead<'_>,
 ) -> Result<FederationListResponse<Row>, LocalQueryError> {
     let user_id = UserId::new(user_id).map_err(|e| LocalQueryError::Failed(e.to_string()))?;
-    let queries = FederationQueries::new(state.store().conn(), Verb::List);
+    let verb = match read {
+        LocalRead::List => Verb::List,
+        LocalRead::Search(_) => Verb::Search,
+    };
+    let queries = FederationQueries::new(state.store().conn(), verb);
     let native = queries
         .evaluate_read_access(&NativeRbacRequest {
             grant_id: None,
@@ -323,16 +341,20 @@ async fn local_page(
         limit,
         max_rows_per_query: MAX_LOCAL_LIMIT,
     };
-    let page = queries
-        .list(&filter, cursor.as_deref())
-        .await
-        .map_err(|e| match e {
-            QueryError::InvalidCursor(_) => LocalQueryError::InvalidRequest(format!(
-                "cursor: `{}` is not a cursor this gateway issued; pass the nextCursor of the previous page, or no cursor to start over",
-                cursor.as_deref().unwrap_or_default()
-            )),
-            other => LocalQueryError::Failed(other.to_string()),
-        })?;
+    let page = match read {
+        LocalRead::List => queries.list(&filter, cursor.as_deref()).await,
+        LocalRead::Search(words) => queries.search(&filter, words, cursor.as_deref()).await,
+    }
+    .map_err(|e| match e {
+        QueryError::InvalidCursor(_) => LocalQueryError::InvalidRequest(format!(
+            "cursor: `{}` is not a cursor this gateway issued; pass the nextCursor of the previous page, or no cursor to start over",
+            cursor.as_deref().unwrap_or_default()
+        )),
+        QueryError::ForeignCursor => LocalQueryError::InvalidRequest(
+            "cursor: it belongs to another search; pass the nextCursor of the previous page of the same words and resource, or no cursor to start over".to_owned(),
+        ),
+        other => LocalQueryError::Failed(other.to_string()),
+    })?;
     // Remote rows stay free-form JSON (a peer may send keys we do not know);
     // local rows join them as the JSON objects they are sent as.
     let items = page
@@ -351,6 +373,31 @@ async fn local_page(
     })
 }
 
+/// A resource a user may query or search: one of tasks, notes, memory.
+/// Credentials and API keys are never listed nor searched (403).
+pub(crate) fn user_resource(resource: &str, verb: &str) -> Result<FederationResource, ApiError> {
+    let parsed: FederationResource = resource.parse().map_err(|_| {
+        ApiError::invalid(format!(
+            "unknown resource `{resource}` (expected tasks, notes or memory)"
+        ))
+    })?;
+    if parsed.is_secret() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("{parsed} are never {verb}"),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// The `source` parameter (default `local`).
+pub(crate) fn parse_source(source: Option<&str>) -> Result<QuerySource, ApiError> {
+    source
+        .unwrap_or("local")
+        .parse()
+        .map_err(|e: mosaic_federation_client::QuerySourceError| ApiError::invalid(e.message))
+}
+
 /// The handler. Peers are asked with the request's own deadline, less the
 /// time to answer: a peer that rate limits us is waited for only while the
 /// user's request can still be answered.
@@ -361,23 +408,8 @@ pub(crate) async fn query(
     Path(resource): Path<String>,
     Query(params): Query<QueryParams>,
 ) -> Result<Json<FederationListResponse<Row>>, ApiError> {
-    let parsed: FederationResource = resource.parse().map_err(|_| {
-        ApiError::invalid(format!(
-            "unknown resource `{resource}` (expected tasks, notes or memory)"
-        ))
-    })?;
-    if parsed.is_secret() {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            format!("{parsed} are never listed"),
-        ));
-    }
-    let source: QuerySource = params
-        .source
-        .as_deref()
-        .unwrap_or("local")
-        .parse()
-        .map_err(|e: mosaic_federation_client::QuerySourceError| ApiError::invalid(e.message))?;
+    let parsed = user_resource(&resource, "listed")?;
+    let source = parse_source(params.source.as_deref())?;
     let limit = params
         .limit
         .unwrap_or(DEFAULT_LIMIT)
@@ -407,7 +439,15 @@ pub(crate) async fn query(
         .then(|| params.cursor.clone())
         .flatten();
     let local = move || async move {
-        local_page(&local_state, &local_user, parsed, limit, local_cursor).await
+        local_page(
+            &local_state,
+            &local_user,
+            parsed,
+            limit,
+            local_cursor,
+            LocalRead::List,
+        )
+        .await
     };
     let page = router
         .list(&source, parsed.as_str(), &request, local)
@@ -423,7 +463,7 @@ pub(crate) async fn query(
 /// up is 429 `rate_limited` with the peer's wait in `Retry-After` and
 /// `retryAfterSeconds`; a peer that could not be reached, timed out or
 /// failed is `unavailable`.
-fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
+pub(crate) fn source_error(e: mosaic_federation_client::QuerySourceError) -> ApiError {
     let peer = e.peer_error.as_ref();
     let code = match e.code {
         QuerySourceErrorCode::InvalidSource | QuerySourceErrorCode::InvalidRequest => {

@@ -21,10 +21,12 @@ const PUBLIC: [&str; 4] = [
 ];
 
 /// A query string each query-taking route must refuse, by path.
-const BAD_QUERIES: [(&str, &str); 3] = [
+const BAD_QUERIES: [(&str, &str); 4] = [
     ("/api/fleet/v1/backlog/cards", "status=sideways"),
     ("/api/v1/query/{resource}", "limit=many"),
+    ("/api/v1/search/{resource}", "limit=many"),
     ("/api/sessions/{id}/tasks/{task}/output", "follow=maybe"),
+    ("/api/admin/v1/federation/audit", "since=soon"),
 ];
 
 struct Walker {
@@ -217,8 +219,9 @@ async fn every_route_refuses_a_missing_or_wrong_token_with_the_envelope() {
                 answer.envelope(&what);
             }
         }
-        let admin_only =
-            route.path.starts_with("/api/admin/") || route.path.ends_with("/regenerate-keys");
+        let admin_only = route.path.starts_with("/api/admin/")
+            || route.path.ends_with("/regenerate-keys")
+            || route.path == "/metrics";
         let any_token =
             route.path.starts_with("/api/fleet/v1/backlog") || route.path == "/api/v1/whoami";
         if admin_only {

@@ -49,6 +49,8 @@ enum Command {
     Federation(commands::remote::federation::FederationCommand),
     /// Query tasks, notes or memory here and on peers: --source local|all|federated:<host>.
     Query(commands::remote::query::QueryArgs),
+    /// Search tasks, notes and memory by words, here and on peers: --source local|all|federated:<host>.
+    Search(commands::remote::search::SearchArgs),
     /// Users on a gateway (admin token).
     #[command(subcommand)]
     User(commands::remote::data::UserCommand),
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Admin(cmd) => commands::block_on(commands::admin::run(&cli.global, cmd)),
         Command::Federation(cmd) => commands::block_on(commands::remote::federation::run(cmd)),
         Command::Query(args) => commands::block_on(commands::remote::query::run(args)),
+        Command::Search(args) => commands::block_on(commands::remote::search::run(args)),
         Command::User(cmd) => commands::block_on(commands::remote::data::user(cmd)),
         Command::Team(cmd) => commands::block_on(commands::remote::data::team(cmd)),
         Command::New(cmd) => commands::block_on(commands::remote::data::data(cmd)),

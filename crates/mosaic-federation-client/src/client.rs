@@ -2,9 +2,10 @@
 
 use crate::error::{ClientErrorCode, FederationClientError};
 use crate::retry::{self, Next, RetryPolicy};
+use crate::source::SourceRequest;
 use mosaic_types::{
     ErrorEnvelope, FederationCapabilitiesResponse, FederationGetResponse, FederationListRequest,
-    FederationListResponse,
+    FederationListResponse, FederationSearchRequest,
 };
 use reqwest::StatusCode;
 use rustls::RootCertStore;
@@ -212,6 +213,29 @@ impl PeerClient {
     ) -> Result<FederationListResponse<Row>, FederationClientError> {
         let url = self.url(&["api", "federation", "v1", "list", resource])?;
         self.send(self.http.post(url).json(request)).await
+    }
+
+    /// `POST /api/federation/v1/search/:resource`: the rows of `resource`
+    /// holding every word of `request.q`, best match first.
+    pub async fn search(
+        &self,
+        resource: &str,
+        request: &FederationSearchRequest,
+    ) -> Result<FederationListResponse<Row>, FederationClientError> {
+        let url = self.url(&["api", "federation", "v1", "search", resource])?;
+        self.send(self.http.post(url).json(request)).await
+    }
+
+    /// A listing or a search, as `request` says.
+    pub async fn fetch(
+        &self,
+        resource: &str,
+        request: &SourceRequest,
+    ) -> Result<FederationListResponse<Row>, FederationClientError> {
+        match request {
+            SourceRequest::List(list) => self.list(resource, list).await,
+            SourceRequest::Search(search) => self.search(resource, search).await,
+        }
     }
 
     /// `POST /api/federation/v1/get/:resource/:id`.

@@ -10,7 +10,8 @@
 //! call's deadline ([`RetryPolicy`], [`PeerClient::with_deadline`]); when it
 //! gives up it reports `RATE_LIMITED` with the wait.
 //!
-//! [`QuerySourceRouter`] answers `local`, `all` and `federated:<host>` queries:
+//! [`QuerySourceRouter`] answers `local`, `all` and `federated:<host>` queries,
+//! listings and searches alike:
 //! it picks peers, fans out concurrently, tolerates a failing peer with
 //! `_partial` and names it, with why, in `_partialDetails`, and tags every
 //! row with its `_source`.
@@ -51,5 +52,5 @@ pub use error::{ClientErrorCode, FederationClientError};
 pub use retry::{Next, RetryPolicy};
 pub use source::{
     LocalLister, LocalQueryError, OutboundPeer, PeerDirectory, QuerySource, QuerySourceError,
-    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, find_peer_by_host,
+    QuerySourceErrorCode, QuerySourceRouter, RemoteLister, SourceRequest, find_peer_by_host,
 };

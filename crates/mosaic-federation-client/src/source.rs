@@ -1,5 +1,6 @@
 //! The query source: `local`, `all` (fan out to every outbound peer) or
-//! `federated:<host>` (one peer).
+//! `federated:<host>` (one peer), for a listing or a search alike
+//! ([`SourceRequest`]).
 //!
 //! `all` answers with what it could read: a peer that fails does not fail the
 //! query, but sets `_partial` and is named in `_partialDetails` with what
@@ -13,7 +14,8 @@ use crate::client::Row;
 use crate::error::FederationClientError;
 use futures_util::future::{join, join_all};
 use mosaic_types::{
-    FederationListRequest, FederationListResponse, SOURCE_LOCAL, UnansweredSource, tag_object,
+    FederationListRequest, FederationListResponse, FederationSearchRequest, SOURCE_LOCAL,
+    UnansweredSource, tag_object,
 };
 use std::fmt;
 use std::future::Future;
@@ -133,14 +135,35 @@ pub trait PeerDirectory {
     fn outbound_peers(&self) -> impl Future<Output = Result<Vec<OutboundPeer>, String>> + Send;
 }
 
+/// What a query asks every source for: a page of a listing or of a search.
+/// On the wire it is the verb's body.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum SourceRequest {
+    /// `list`: newest first.
+    List(FederationListRequest),
+    /// `search`: the rows holding every word, best match first.
+    Search(FederationSearchRequest),
+}
+
+impl SourceRequest {
+    /// The verb's name.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::List(_) => "list",
+            Self::Search(_) => "search",
+        }
+    }
+}
+
 /// How one peer is asked for a page.
 pub trait RemoteLister {
-    /// Lists `resource` on `peer`.
-    fn list(
+    /// Asks `peer` for a page of `resource`: a listing or a search.
+    fn fetch(
         &self,
         peer: &OutboundPeer,
         resource: &str,
-        request: &FederationListRequest,
+        request: &SourceRequest,
     ) -> impl Future<Output = Result<FederationListResponse<Row>, FederationClientError>> + Send;
 }
 
@@ -234,7 +257,7 @@ fn tag(mut page: FederationListResponse<Row>, source: &str) -> FederationListRes
     page
 }
 
-/// Answers list queries from a source.
+/// Answers list and search queries from a source.
 #[derive(Debug, Clone)]
 pub struct QuerySourceRouter<D, R> {
     directory: D,
@@ -247,16 +270,44 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
         Self { directory, remote }
     }
 
-    /// Lists `resource` from `source`. `local` runs only the local half; a
-    /// `federated:` source asks one peer (its errors are returned); `all` asks
-    /// everyone at once, returns whatever succeeded with `_partial` and, for
-    /// each peer that failed, an entry in `_partialDetails` naming it and
-    /// why; it never returns a cursor (one cursor cannot span sources).
+    /// Lists `resource` from `source`: [`query`](Self::query) with a list
+    /// request.
     pub async fn list(
         &self,
         source: &QuerySource,
         resource: &str,
         request: &FederationListRequest,
+        local: impl LocalLister,
+    ) -> Result<FederationListResponse<Row>, QuerySourceError> {
+        let request = SourceRequest::List(request.clone());
+        self.query(source, resource, &request, local).await
+    }
+
+    /// Searches `resource` on `source`: [`query`](Self::query) with a
+    /// search request. With `all`, each source's rows come ranked within
+    /// that source, local first.
+    pub async fn search(
+        &self,
+        source: &QuerySource,
+        resource: &str,
+        request: &FederationSearchRequest,
+        local: impl LocalLister,
+    ) -> Result<FederationListResponse<Row>, QuerySourceError> {
+        let request = SourceRequest::Search(request.clone());
+        self.query(source, resource, &request, local).await
+    }
+
+    /// Answers `request` for `resource` from `source`. `local` runs only the
+    /// local half; a `federated:` source asks one peer (its errors are
+    /// returned); `all` asks everyone at once, returns whatever succeeded
+    /// with `_partial` and, for each peer that failed, an entry in
+    /// `_partialDetails` naming it and why; it never returns a cursor (one
+    /// cursor cannot span sources).
+    pub async fn query(
+        &self,
+        source: &QuerySource,
+        resource: &str,
+        request: &SourceRequest,
         local: impl LocalLister,
     ) -> Result<FederationListResponse<Row>, QuerySourceError> {
         let name = source.to_string();
@@ -283,7 +334,7 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
                 })?;
                 let page = self
                     .remote
-                    .list(peer, resource, request)
+                    .fetch(peer, resource, request)
                     .await
                     .map_err(|e| {
                         let mut err = QuerySourceError::new(
@@ -300,11 +351,12 @@ impl<D: PeerDirectory + Sync, R: RemoteLister + Sync> QuerySourceRouter<D, R> {
                 let peers = self.peers(&name).await?;
                 // Local first, then each peer in order, all in flight together.
                 let remotes = peers.iter().map(|peer| async move {
-                    match self.remote.list(peer, resource, request).await {
+                    match self.remote.fetch(peer, resource, request).await {
                         Ok(page) => Ok(tag(page, &peer.common_name)),
                         Err(e) => {
                             tracing::warn!(
                                 peer = %peer.common_name, id = %peer.id, error = %e,
+                                verb = request.verb(),
                                 "federated query failed; returning a partial all-source response"
                             );
                             Err(unanswered(peer, &e))

@@ -3,9 +3,10 @@
 
 use mosaic_federation_client::{
     ClientErrorCode, FederationClientError, LocalQueryError, OutboundPeer, PeerDirectory,
-    QuerySource, QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row, find_peer_by_host,
+    QuerySource, QuerySourceErrorCode, QuerySourceRouter, RemoteLister, Row, SourceRequest,
+    find_peer_by_host,
 };
-use mosaic_types::{FederationListRequest, FederationListResponse};
+use mosaic_types::{FederationListRequest, FederationListResponse, FederationSearchRequest};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -42,15 +43,16 @@ struct Fake {
 }
 
 impl RemoteLister for Fake {
-    async fn list(
+    async fn fetch(
         &self,
         peer: &OutboundPeer,
         resource: &str,
-        request: &FederationListRequest,
+        request: &SourceRequest,
     ) -> Result<FederationListResponse<Row>, FederationClientError> {
         self.log.lock().unwrap().push(format!(
-            "remote-start:{}:{resource}:{}",
+            "remote-start:{}:{}:{resource}:{}",
             peer.id,
+            request.verb(),
             serde_json::to_string(request).unwrap()
         ));
         tokio::task::yield_now().await;
@@ -161,7 +163,64 @@ async fn federated_by_host_asks_that_peer_only() {
     assert_eq!(sources(&resp), vec![("remote-1".into(), "peer-b".into())]);
     assert_eq!(
         *fake.log.lock().unwrap(),
-        vec![r#"remote-start:id-b:tasks:{"limit":5}"#]
+        vec![r#"remote-start:id-b:list:tasks:{"limit":5}"#]
+    );
+}
+
+#[tokio::test]
+async fn a_search_is_routed_like_a_list_with_its_own_body() {
+    let mut fake = Fake::default();
+    fake.answers.insert("id-a".into(), Ok(page(&["remote-a"])));
+    fake.answers
+        .insert("id-b".into(), Err(ClientErrorCode::Forbidden));
+    let router = QuerySourceRouter::new(Dir(peers()[..2].to_vec()), fake.clone());
+    let req = FederationSearchRequest {
+        q: "release notes".into(),
+        limit: Some(3),
+        cursor: None,
+    };
+    let resp = router
+        .search(
+            &QuerySource::All,
+            "notes",
+            &req,
+            local_ok(fake.log.clone(), &["local-1"]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sources(&resp),
+        vec![
+            ("local-1".into(), "local".into()),
+            ("remote-a".into(), "peer-a".into())
+        ]
+    );
+    assert!(resp.partial && resp.next_cursor.is_none());
+    assert_eq!(resp.partial_details[0].source, "peer-b");
+    assert_eq!(resp.partial_details[0].code, "FORBIDDEN");
+    assert_eq!(
+        *fake.log.lock().unwrap(),
+        vec![
+            "local-start",
+            r#"remote-start:id-a:search:notes:{"q":"release notes","limit":3}"#,
+            r#"remote-start:id-b:search:notes:{"q":"release notes","limit":3}"#
+        ]
+    );
+
+    // One peer: its refusal is the answer.
+    let err = router
+        .search(
+            &"federated:peer-b".parse().unwrap(),
+            "notes",
+            &req,
+            local_ok(fake.log.clone(), &[]),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, QuerySourceErrorCode::PeerFailed);
+    assert_eq!(
+        err.peer_error.map(|e| e.code),
+        Some(ClientErrorCode::Forbidden)
     );
 }
 
@@ -182,7 +241,7 @@ async fn federated_host_with_port_matches_the_endpoint() {
     assert_eq!(sources(&resp), vec![("r".into(), "peer-localhost".into())]);
     assert_eq!(
         *fake.log.lock().unwrap(),
-        vec!["remote-start:id-l:tasks:{}"]
+        vec!["remote-start:id-l:list:tasks:{}"]
     );
 }
 
@@ -214,8 +273,8 @@ async fn all_fans_out_in_order_and_merges() {
         *fake.log.lock().unwrap(),
         vec![
             "local-start",
-            "remote-start:id-a:tasks:{}",
-            "remote-start:id-b:tasks:{}"
+            "remote-start:id-a:list:tasks:{}",
+            "remote-start:id-b:list:tasks:{}"
         ]
     );
 }

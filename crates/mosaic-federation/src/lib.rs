@@ -4,11 +4,14 @@
 //! 1. [`context::resolve`] checks the certificate's claims (grant id, subject
 //!    user id, serial) against the store and yields a
 //!    [`FederationContext`](mosaic_scope::FederationContext), or a refusal.
-//! 2. [`verbs`] runs `capabilities`, `list` and `get`: request validation, scope
-//!    evaluation ([`mosaic_scope`]), native access from team membership, then a
-//!    read-only query shaped by the resulting filter.
+//! 2. [`verbs`] runs `capabilities`, `list`, `get` and `search`: request
+//!    validation, scope evaluation ([`mosaic_scope`]), native access from team
+//!    membership, then a read-only query shaped by the resulting filter.
+//!    `search` goes through exactly the pipeline of `list`, then matches the
+//!    words of [`search_query`] with the database's own full-text search.
 //! 3. Rows leave tagged `_source: "local"`. Nothing from the request or the
-//!    response is written anywhere.
+//!    response is stored, except the record of the request itself in the
+//!    federation audit log ([`audit`]): who asked what, and the outcome.
 //!
 //! [`limit`] holds the request budgets of grants: a grant's quota (its
 //! scope's `rate_limit`, else the gateway's default) and one GCRA limiter per
@@ -31,11 +34,14 @@
 //! results.
 
 #[cfg(feature = "store")]
+pub mod audit;
+#[cfg(feature = "store")]
 pub mod context;
 pub mod cursor;
 #[cfg(feature = "limit")]
 pub mod limit;
 #[cfg(feature = "store")]
 pub mod query;
+pub mod search_query;
 #[cfg(feature = "store")]
 pub mod verbs;

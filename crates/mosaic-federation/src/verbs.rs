@@ -1,10 +1,13 @@
-//! The three verbs, independent of any HTTP framework: request in, typed body
+//! The verbs, independent of any HTTP framework: request in, typed body
 //! or error envelope out. The envelope's code decides the HTTP status, at the
 //! edge; the gateway's handlers only extract and render.
 
 use crate::limit::{EffectiveQuota, GrantQuota};
 use crate::query::{FederationQueries, GetOutcome, Item, QueryError, Verb};
-use mosaic_scope::{EvaluationInput, FederationContext, ScopeDeny, check_scope, evaluate};
+use crate::search_query::SearchQuery;
+use mosaic_scope::{
+    EvaluationInput, FederationContext, QueryFilter, ScopeDeny, check_scope, evaluate,
+};
 use mosaic_store::sea_orm::DatabaseConnection;
 use mosaic_types::{
     ErrorCode, ErrorEnvelope, FEDERATION_VERBS, FederationCapabilitiesResponse,
@@ -78,13 +81,13 @@ pub fn capabilities(
     })
 }
 
-/// The `limit` of a list body: absent, a positive integer, or a string holding
-/// one (surrounding blanks allowed). Anything else is refused.
-fn parse_limit(value: Option<&Value>) -> Result<Option<i64>, VerbError> {
+/// The `limit` of a list or search body: absent, a positive integer, or a
+/// string holding one (surrounding blanks allowed). Anything else is refused.
+fn parse_limit(verb: &str, value: Option<&Value>) -> Result<Option<i64>, VerbError> {
     let bad = || {
         VerbError::new(
             ErrorCode::InvalidRequest,
-            "Federation list limit must be a positive integer",
+            format!("Federation {verb} limit must be a positive integer"),
         )
     };
     let n = match value {
@@ -106,14 +109,65 @@ fn parse_limit(value: Option<&Value>) -> Result<Option<i64>, VerbError> {
     Ok(Some(n))
 }
 
-fn parse_cursor(value: Option<&Value>) -> Result<Option<&str>, VerbError> {
+fn parse_cursor<'a>(verb: &str, value: Option<&'a Value>) -> Result<Option<&'a str>, VerbError> {
     match value {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(VerbError::new(
             ErrorCode::InvalidRequest,
-            "Federation list cursor must be a string",
+            format!("Federation {verb} cursor must be a string"),
         )),
+    }
+}
+
+/// A list or search body: a JSON object, or nothing at all.
+fn body_object<'a>(
+    verb: &str,
+    body: &'a Value,
+    empty: &'a serde_json::Map<String, Value>,
+) -> Result<&'a serde_json::Map<String, Value>, VerbError> {
+    match body {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(empty),
+        _ => Err(VerbError::new(
+            ErrorCode::InvalidRequest,
+            format!("Federation {verb} body must be a JSON object"),
+        )),
+    }
+}
+
+/// The pipeline every read runs: the scope's stages (parse, allowlist,
+/// exclusion, row cap), then the subject's native access, intersected into
+/// the filter the query is built from.
+async fn authorize(
+    queries: &FederationQueries<'_>,
+    context: &FederationContext,
+    resource: &str,
+    requested_limit: Option<i64>,
+) -> Result<QueryFilter, VerbError> {
+    let input = EvaluationInput {
+        context,
+        resource,
+        requested_limit,
+    };
+    evaluate(&input, queries).await.map_err(|d| from_deny(&d))
+}
+
+/// A query failure: a cursor the caller got wrong is theirs (and says how to
+/// fix it); anything else is ours.
+fn query_failed(verb: &str, e: QueryError) -> VerbError {
+    match e {
+        QueryError::InvalidCursor(_) => VerbError::new(
+            ErrorCode::InvalidRequest,
+            format!("Federation {verb} cursor is invalid"),
+        ),
+        QueryError::ForeignCursor => VerbError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "Federation {verb} cursor belongs to another search: pass the nextCursor of the previous page of the same q and resource, or no cursor to start over"
+            ),
+        ),
+        e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_)) => VerbError::internal(&e),
     }
 }
 
@@ -126,36 +180,65 @@ pub async fn list(
 ) -> Result<FederationListResponse<Sourced<Item>>, VerbError> {
     let context = context.ok_or_else(VerbError::context_missing)?;
     let empty = serde_json::Map::new();
-    let body = match body {
-        Value::Object(map) => map,
-        Value::Null => &empty,
-        _ => {
-            return Err(VerbError::new(
-                ErrorCode::InvalidRequest,
-                "Federation list body must be a JSON object",
-            ));
-        }
-    };
+    let body = body_object("list", body, &empty)?;
     // Limit, then cursor, both before the scope.
-    let requested_limit = parse_limit(body.get("limit"))?;
-    let cursor = parse_cursor(body.get("cursor"))?;
+    let requested_limit = parse_limit("list", body.get("limit"))?;
+    let cursor = parse_cursor("list", body.get("cursor"))?;
 
     let queries = FederationQueries::new(db, Verb::List);
-    let input = EvaluationInput {
-        context,
-        resource,
-        requested_limit,
-    };
-    let filter = evaluate(&input, &queries)
+    let filter = authorize(&queries, context, resource, requested_limit).await?;
+    let page = queries
+        .list(&filter, cursor)
         .await
-        .map_err(|d| from_deny(&d))?;
-    let page = queries.list(&filter, cursor).await.map_err(|e| match e {
-        QueryError::InvalidCursor(_) => VerbError::new(
-            ErrorCode::InvalidRequest,
-            "Federation list cursor is invalid",
-        ),
-        e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_)) => VerbError::internal(&e),
-    })?;
+        .map_err(|e| query_failed("list", e))?;
+    Ok(FederationListResponse {
+        next_cursor: page.next_cursor,
+        truncated: page.truncated,
+        ..FederationListResponse::complete(tag_with_source(page.items, SOURCE_LOCAL))
+    })
+}
+
+/// The `q` of a search body, parsed; a refusal names `q`.
+fn parse_q(value: Option<&Value>) -> Result<SearchQuery, VerbError> {
+    let invalid = |message: String| VerbError::new(ErrorCode::InvalidRequest, message);
+    match value {
+        None | Some(Value::Null) => Err(invalid(
+            "Federation search q is required: the words to search for".to_owned(),
+        )),
+        Some(Value::String(q)) => {
+            SearchQuery::parse(q).map_err(|e| invalid(format!("Federation search {e}")))
+        }
+        Some(_) => Err(invalid(
+            "Federation search q must be a string of words".to_owned(),
+        )),
+    }
+}
+
+/// `POST /api/federation/v1/search/:resource` with `{"q", "limit"?,
+/// "cursor"?}`: the pipeline of `list` (scope, native access, row cap), then
+/// the rows it reaches that hold every word of `q`, best match first, tagged
+/// `_source: "local"`. The cursor only continues the same search of the same
+/// resource.
+pub async fn search(
+    db: &DatabaseConnection,
+    context: Option<&FederationContext>,
+    resource: &str,
+    body: &Value,
+) -> Result<FederationListResponse<Sourced<Item>>, VerbError> {
+    let context = context.ok_or_else(VerbError::context_missing)?;
+    let empty = serde_json::Map::new();
+    let body = body_object("search", body, &empty)?;
+    // The words, limit and cursor, all before the scope, as for list.
+    let query = parse_q(body.get("q"))?;
+    let requested_limit = parse_limit("search", body.get("limit"))?;
+    let cursor = parse_cursor("search", body.get("cursor"))?;
+
+    let queries = FederationQueries::new(db, Verb::Search);
+    let filter = authorize(&queries, context, resource, requested_limit).await?;
+    let page = queries
+        .search(&filter, &query, cursor)
+        .await
+        .map_err(|e| query_failed("search", e))?;
     Ok(FederationListResponse {
         next_cursor: page.next_cursor,
         truncated: page.truncated,
@@ -178,14 +261,7 @@ pub async fn get(
         ));
     }
     let queries = FederationQueries::new(db, Verb::Get);
-    let input = EvaluationInput {
-        context,
-        resource,
-        requested_limit: Some(1),
-    };
-    let filter = evaluate(&input, &queries)
-        .await
-        .map_err(|d| from_deny(&d))?;
+    let filter = authorize(&queries, context, resource, Some(1)).await?;
     // A row outside the filter answers exactly like a row that does not
     // exist, so a peer cannot learn which ids exist beyond its grant.
     let not_found = || {
@@ -206,13 +282,7 @@ pub async fn get(
             );
             Err(not_found())
         }
-        Err(QueryError::InvalidCursor(_)) => Err(VerbError::new(
-            ErrorCode::InvalidRequest,
-            "Federation list cursor is invalid",
-        )),
-        Err(e @ (QueryError::InvalidStoredId(_) | QueryError::Db(_))) => {
-            Err(VerbError::internal(&e))
-        }
+        Err(e) => Err(query_failed("get", e)),
     }
 }
 
@@ -229,9 +299,9 @@ mod tests {
             (json!("5"), Some(5)),
             (json!(" 7 "), Some(7)),
         ] {
-            assert_eq!(parse_limit(Some(&v)).unwrap(), want, "{v}");
+            assert_eq!(parse_limit("list", Some(&v)).unwrap(), want, "{v}");
         }
-        assert_eq!(parse_limit(None).unwrap(), None);
+        assert_eq!(parse_limit("list", None).unwrap(), None);
         for v in [
             json!(false),
             json!("abc"),
@@ -243,7 +313,7 @@ mod tests {
             json!([1]),
             json!("0x10"),
         ] {
-            let e = parse_limit(Some(&v)).unwrap_err();
+            let e = parse_limit("list", Some(&v)).unwrap_err();
             assert_eq!(e.code(), ErrorCode::InvalidRequest, "{v}");
             assert_eq!(
                 e.envelope.error.message,
@@ -254,12 +324,62 @@ mod tests {
 
     #[test]
     fn cursors_must_be_strings() {
-        assert_eq!(parse_cursor(Some(&json!("c"))).unwrap(), Some("c"));
+        assert_eq!(parse_cursor("list", Some(&json!("c"))).unwrap(), Some("c"));
         for v in [json!(123), json!(null), json!({})] {
             assert_eq!(
-                parse_cursor(Some(&v)).unwrap_err().envelope.error.message,
+                parse_cursor("list", Some(&v))
+                    .unwrap_err()
+                    .envelope
+                    .error
+                    .message,
                 "Federation list cursor must be a string"
             );
+        }
+        assert_eq!(
+            parse_cursor("search", Some(&json!(1)))
+                .unwrap_err()
+                .envelope
+                .error
+                .message,
+            "Federation search cursor must be a string"
+        );
+    }
+
+    #[test]
+    fn q_must_be_words_and_refusals_name_it() {
+        assert_eq!(
+            parse_q(Some(&json!("Deploy OR prod*"))).unwrap().terms(),
+            ["deploy", "or", "prod"]
+        );
+        for (v, message) in [
+            (
+                None,
+                "Federation search q is required: the words to search for",
+            ),
+            (
+                Some(json!(null)),
+                "Federation search q is required: the words to search for",
+            ),
+            (
+                Some(json!(42)),
+                "Federation search q must be a string of words",
+            ),
+            (
+                Some(json!(["a"])),
+                "Federation search q must be a string of words",
+            ),
+            (
+                Some(json!("  ( * ) ")),
+                "Federation search q must contain at least one word: letters or digits (punctuation and search operators are not words)",
+            ),
+            (
+                Some(json!("x".repeat(10 * 1024))),
+                "Federation search q is 10240 bytes; at most 1000: search for fewer or shorter words",
+            ),
+        ] {
+            let e = parse_q(v.as_ref()).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::InvalidRequest);
+            assert_eq!(e.envelope.error.message, message);
         }
     }
 }

@@ -289,7 +289,7 @@ fn capabilities_report_the_grant() {
     let caps = verbs::capabilities(Some(&c), None).unwrap();
     assert_eq!(
         serde_json::to_value(&caps).unwrap(),
-        json!({"resources": ["tasks", "notes"], "excluded_resources": ["credentials"], "max_rows_per_query": 250, "supported_verbs": ["list", "get", "capabilities"]})
+        json!({"resources": ["tasks", "notes"], "excluded_resources": ["credentials"], "max_rows_per_query": 250, "supported_verbs": ["list", "get", "capabilities", "search"]})
     );
     let c = ctx(json!({"resources": ["memory"], "max_rows_per_query": 10}));
     let caps = verbs::capabilities(Some(&c), None).unwrap();
@@ -411,9 +411,14 @@ async fn an_invalid_stored_scope_gets_the_same_answer_on_every_verb() {
             .await
             .unwrap_err()
             .envelope;
+        let search = verbs::search(conn, Some(&c), "tasks", &json!({"q": "task"}))
+            .await
+            .unwrap_err()
+            .envelope;
         assert_eq!(capabilities, expected);
-        // list and get name the resource they asked for; nothing else differs.
-        for (verb, mut envelope) in [("list", list), ("get", get)] {
+        // list, get and search name the resource they asked for; nothing
+        // else differs.
+        for (verb, mut envelope) in [("list", list), ("get", get), ("search", search)] {
             let details = envelope.error.details.as_mut().unwrap();
             assert_eq!(details["resource"], "tasks", "{verb}");
             details.as_object_mut().unwrap().remove("resource");

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, TimeZone, Utc};
-use mosaic_migration::{MigratorTrait, TABLES};
+use mosaic_migration::{MigratorTrait, SQLITE_ONLY_TABLES, TABLES};
 use mosaic_store::entity::*;
 use mosaic_store::sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
@@ -13,10 +13,12 @@ use mosaic_store::testing::all_backends;
 use mosaic_store::{Backend, Store, StoreError, StoreOptions, now};
 use serde_json::json;
 
+/// Ordinary tables (on SQLite, neither FTS5 virtual tables nor their
+/// shadow tables).
 async fn table_count(db: &DatabaseConnection, backend: Backend) -> usize {
     let sql = match backend {
         Backend::Sqlite => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'"
         }
         Backend::Postgres => {
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name <> 'seaql_migrations'"
@@ -29,6 +31,34 @@ async fn table_count(db: &DatabaseConnection, backend: Backend) -> usize {
     rows.len()
 }
 
+/// How many ordinary tables the full schema has on `backend`.
+fn expected_tables(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => TABLES.len() + SQLITE_ONLY_TABLES.len(),
+        Backend::Postgres => TABLES.len(),
+    }
+}
+
+/// Every object on SQLite besides tables (indexes, triggers, the FTS5
+/// virtual tables and their shadows) and, on PostgreSQL, every index: what
+/// a migration's `down` must leave exactly as it found.
+async fn schema_objects(db: &DatabaseConnection, backend: Backend) -> Vec<String> {
+    let sql = match backend {
+        Backend::Sqlite => {
+            "SELECT type || ' ' || name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+        Backend::Postgres => {
+            "SELECT 'index ' || indexname FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"
+        }
+    };
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get_by_index::<String>(0).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn migrations_go_up_down_and_up_again() {
     for db in all_backends().await {
@@ -36,7 +66,7 @@ async fn migrations_go_up_down_and_up_again() {
         let backend = store.backend();
         assert_eq!(
             table_count(store.conn(), backend).await,
-            TABLES.len(),
+            expected_tables(backend),
             "{backend}"
         );
         let status = store.status().await.unwrap();
@@ -64,7 +94,10 @@ async fn migrations_go_up_down_and_up_again() {
         );
 
         store.migrate().await.unwrap();
-        assert_eq!(table_count(store.conn(), backend).await, TABLES.len());
+        assert_eq!(
+            table_count(store.conn(), backend).await,
+            expected_tables(backend)
+        );
         // Migrating an up-to-date schema is a no-op, not an error.
         store.migrate().await.unwrap();
         db.cleanup().await;
@@ -75,26 +108,49 @@ async fn migrations_go_up_down_and_up_again() {
 async fn one_step_down_removes_only_the_newest_migration() {
     for db in all_backends().await {
         let store = &db.store;
+        let backend = store.backend();
+        let full = schema_objects(store.conn(), backend).await;
         store.rollback(Some(1)).await.unwrap();
         let status = store.status().await.unwrap();
         let total = mosaic_migration::Migrator::migrations().len();
         assert_eq!(status.applied.len(), total - 1);
         assert_eq!(status.pending.len(), 1);
+        assert!(status.pending[0].contains("search"), "{:?}", status.pending);
+        // The newest migration adds the full-text indexes: every table of
+        // both backends stays; what it made goes, and comes back with `up`.
+        assert_eq!(table_count(store.conn(), backend).await, TABLES.len());
+        let before = schema_objects(store.conn(), backend).await;
+        let made: Vec<&String> = full.iter().filter(|o| !before.contains(o)).collect();
         assert!(
-            status.pending[0].contains("peer_refusal"),
-            "{:?}",
-            status.pending
+            before.iter().all(|o| full.contains(o)),
+            "{backend}: down removed more than up made"
         );
-        // The newest migration adds one column, `federation_peers.refusal`:
-        // every table stays, the column goes, and comes back with `up`.
-        assert_eq!(
-            table_count(store.conn(), store.backend()).await,
-            TABLES.len()
-        );
-        let select = "SELECT refusal FROM federation_peers";
-        assert!(store.conn().execute_unprepared(select).await.is_err());
+        let expected: &[&str] = match backend {
+            Backend::Sqlite => &[
+                "index search_rowids_source_id_idx",
+                "table insights_search",
+                "table mission_tasks_search",
+                "table preferences_search",
+                "table search_rowids",
+                "table tasks_search",
+                "trigger insights_search_delete",
+                "trigger tasks_search_update",
+            ],
+            Backend::Postgres => &[
+                "index insights_search_idx",
+                "index mission_tasks_search_idx",
+                "index preferences_search_idx",
+                "index tasks_search_idx",
+            ],
+        };
+        for object in expected {
+            assert!(
+                made.iter().any(|m| m == object),
+                "{backend}: {object} not among {made:?}"
+            );
+        }
         store.migrate().await.unwrap();
-        store.conn().execute_unprepared(select).await.unwrap();
+        assert_eq!(schema_objects(store.conn(), backend).await, full);
         db.cleanup().await;
     }
 }
@@ -387,6 +443,28 @@ async fn every_table_round_trips_a_row() {
                 updated_at: t(8),
             },
             "A4"
+        );
+        round_trip!(
+            db,
+            federation_audit_log,
+            federation_audit_log::Model {
+                id: "fa-1".into(),
+                occurred_at: t(9),
+                peer_id: Some("peer-a".into()),
+                grant_id: Some("grant-1".into()),
+                subject_user_id: Some("user-s".into()),
+                verb: "get".into(),
+                resource: Some("tasks".into()),
+                target: Some("task-1".into()),
+                status: 200,
+                error_code: None,
+                rows: Some(1),
+                latency_us: 5_000_000_000,
+                cert_serial: Some("01AB".into()),
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                remote_addr: Some("127.0.0.1:50000".into()),
+            },
+            "fa-1"
         );
 
         // Defaults written by the database itself, for rows inserted by other tools.

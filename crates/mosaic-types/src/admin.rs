@@ -1,5 +1,6 @@
 //! The federation admin API's answers (`/api/admin/v1/federation/…` and the
-//! user-token route): peers, grants, enrollment codes and issued tokens.
+//! user-token route): peers, grants, enrollment codes, issued tokens and the
+//! federation audit log.
 //!
 //! These are what an admin sees, never secrets at rest: a peer's sealed key is
 //! not part of [`PeerView`]. Timestamps travel as RFC 3339 in UTC with
@@ -20,10 +21,13 @@
 //! assert_eq!(peer.direction, PeerDirection::Outbound);
 //! ```
 
-use crate::{FederationRefusal, GrantId, GrantStatus, PeerId, PeerState, UserId};
+use crate::{
+    AuditId, ErrorCode, FederationRefusal, GrantId, GrantStatus, PeerId, PeerState, UserId,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::str::FromStr;
 
 /// Which way a peer reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -153,6 +157,126 @@ pub struct IssuedUserToken {
     pub user_id: UserId,
     /// The secret, `mosaic_…`.
     pub token: String,
+}
+
+/// What a federation request asked for, as the audit log records it: a verb,
+/// one of the two onboarding routes, or `other` for a path the listener does
+/// not serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditVerb {
+    /// `POST /api/federation/v1/list/{resource}`.
+    List,
+    /// `POST /api/federation/v1/get/{resource}/{id}`.
+    Get,
+    /// `POST /api/federation/v1/search/{resource}`.
+    Search,
+    /// `GET /api/federation/v1/capabilities`.
+    Capabilities,
+    /// `GET /api/federation/v1/ca`.
+    Ca,
+    /// `POST /api/federation/v1/enroll`.
+    Enroll,
+    /// Any other path.
+    Other,
+}
+
+impl AuditVerb {
+    /// Every value, in wire order.
+    pub const ALL: [Self; 7] = [
+        Self::List,
+        Self::Get,
+        Self::Search,
+        Self::Capabilities,
+        Self::Ca,
+        Self::Enroll,
+        Self::Other,
+    ];
+
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::List => "list",
+            Self::Get => "get",
+            Self::Search => "search",
+            Self::Capabilities => "capabilities",
+            Self::Ca => "ca",
+            Self::Enroll => "enroll",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for AuditVerb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not an [`AuditVerb`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown audit verb `{0}` (expected list, get, search, capabilities, ca, enroll or other)")]
+pub struct UnknownAuditVerb(pub String);
+
+impl FromStr for AuditVerb {
+    type Err = UnknownAuditVerb;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownAuditVerb(s.to_owned()))
+    }
+}
+
+/// One request a peer made to this gateway's federation listener, allowed or
+/// refused (`GET /api/admin/v1/federation/audit`). Unlike the rest of this
+/// module its members are camelCase; absent values are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryView {
+    /// The row.
+    pub id: AuditId,
+    /// When the request arrived.
+    #[serde(with = "millis")]
+    pub occurred_at: DateTime<Utc>,
+    /// The peer, once its certificate named one.
+    pub peer_id: Option<PeerId>,
+    /// The grant the certificate claimed.
+    pub grant_id: Option<GrantId>,
+    /// The local user the grant lends.
+    pub subject_user_id: Option<UserId>,
+    /// What was asked.
+    pub verb: AuditVerb,
+    /// The resource named in the path.
+    pub resource: Option<String>,
+    /// The item id of a `get`, the words of a `search` (at most 256
+    /// characters).
+    pub target: Option<String>,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The error envelope's code, when the answer was an error.
+    pub error_code: Option<ErrorCode>,
+    /// Rows the answer carried.
+    pub rows: Option<u32>,
+    /// Time to the response head, in milliseconds.
+    pub latency_ms: f64,
+    /// Serial of the client certificate presented (uppercase hex).
+    pub cert_serial: Option<String>,
+    /// The W3C trace id, from the request's `traceparent` or made here.
+    pub trace_id: String,
+    /// The address the request came from.
+    pub remote_addr: Option<String>,
+}
+
+/// One page of the federation audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    /// The entries.
+    pub items: Vec<AuditEntryView>,
+    /// Where the next page starts; omitted on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Timestamps as the admin API writes them: RFC 3339, UTC, milliseconds,
@@ -342,6 +466,66 @@ mod tests {
             "token": "mosaic_secret"
         }));
         assert_eq!(t.user_id.as_str(), "alice");
+    }
+
+    fn audit_entry_json() -> Value {
+        json!({
+            "id": "0f9b0c6e2f7d4a51b1d1c9a2e3f40001",
+            "occurredAt": "2026-12-02T09:15:00.042Z",
+            "peerId": "0b7e6a38-5d1c-4a8e-9d55-2f8f6c1e0a11",
+            "grantId": "7c0d2f4e-1a2b-4c3d-8e9f-0a1b2c3d4e5f",
+            "subjectUserId": "alice",
+            "verb": "list",
+            "resource": "tasks",
+            "target": null,
+            "status": 200,
+            "errorCode": null,
+            "rows": 12,
+            "latencyMs": 3.25,
+            "certSerial": "01AB",
+            "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "remoteAddr": "127.0.0.1:50412"
+        })
+    }
+
+    #[test]
+    fn audit_page_keeps_its_shape() {
+        let page: AuditPage = round_trip(json!({
+            "items": [audit_entry_json()],
+            "nextCursor": "eyJvY2N1cnJlZEF0Ijoi"
+        }));
+        let e = &page.items[0];
+        assert_eq!(e.verb, AuditVerb::List);
+        assert_eq!(e.rows, Some(12));
+        assert_eq!(e.occurred_at, at("2026-12-02T09:15:00.042Z"));
+
+        // A refusal: no peer known, the code; the last page has no cursor.
+        let mut denied = audit_entry_json();
+        for key in ["peerId", "grantId", "subjectUserId", "rows", "resource"] {
+            denied[key] = Value::Null;
+        }
+        denied["verb"] = json!("other");
+        denied["status"] = json!(403);
+        denied["errorCode"] = json!("scope_violation");
+        let page: AuditPage = round_trip(json!({"items": [denied]}));
+        assert_eq!(page.next_cursor, None);
+        assert_eq!(page.items[0].error_code, Some(ErrorCode::ScopeViolation));
+        assert_eq!(page.items[0].peer_id, None);
+    }
+
+    #[test]
+    fn audit_verbs_read_and_write_their_wire_names() {
+        for verb in AuditVerb::ALL {
+            assert_eq!(verb.as_str().parse::<AuditVerb>(), Ok(verb));
+            assert_eq!(serde_json::to_value(verb).unwrap(), json!(verb.as_str()));
+        }
+        assert_eq!(
+            "delete".parse::<AuditVerb>(),
+            Err(UnknownAuditVerb("delete".into()))
+        );
+        let mut bad = audit_entry_json();
+        bad["verb"] = json!("delete");
+        assert!(serde_json::from_value::<AuditEntryView>(bad).is_err());
     }
 
     #[test]

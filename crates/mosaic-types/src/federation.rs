@@ -1,5 +1,5 @@
-//! Federation resources, verbs and the bodies of the `list`, `get` and
-//! `capabilities` verbs.
+//! Federation resources, verbs and the bodies of the `list`, `get`,
+//! `search` and `capabilities` verbs.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -81,13 +81,16 @@ pub enum FederationVerb {
     Get,
     /// `GET /api/federation/v1/capabilities`
     Capabilities,
+    /// `POST /api/federation/v1/search/:resource`
+    Search,
 }
 
 /// Every verb, in wire order.
-pub const FEDERATION_VERBS: [FederationVerb; 3] = [
+pub const FEDERATION_VERBS: [FederationVerb; 4] = [
     FederationVerb::List,
     FederationVerb::Get,
     FederationVerb::Capabilities,
+    FederationVerb::Search,
 ];
 
 impl FederationVerb {
@@ -97,13 +100,14 @@ impl FederationVerb {
             Self::List => "list",
             Self::Get => "get",
             Self::Capabilities => "capabilities",
+            Self::Search => "search",
         }
     }
 }
 
 /// A verb name that is not one of [`FEDERATION_VERBS`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown federation verb `{0}` (expected list, get or capabilities)")]
+#[error("unknown federation verb `{0}` (expected list, get, capabilities or search)")]
 pub struct UnknownVerb(pub String);
 
 impl FromStr for FederationVerb {
@@ -132,6 +136,25 @@ pub struct FederationListRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `nextCursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// Body of `POST /api/federation/v1/search/:resource`, as a client sends it.
+///
+/// `q` is words only: anything that is not a letter or a digit separates
+/// words, and search operators (`OR`, `NEAR`, `*`, quotes, parentheses) are
+/// matched as the words they spell or dropped as separators, never obeyed.
+/// The server validates it (at least one word, at most 1000 bytes and 32
+/// words).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FederationSearchRequest {
+    /// The words to look for; a row must contain every one.
+    pub q: String,
+    /// Rows wanted; the server caps it at the grant's `max_rows_per_query`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Opaque cursor from a previous page of the same search's `nextCursor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }
@@ -291,7 +314,7 @@ mod tests {
             "resources": ["tasks", "notes"],
             "excluded_resources": ["credentials"],
             "max_rows_per_query": 250,
-            "supported_verbs": ["list", "get", "capabilities"]
+            "supported_verbs": ["list", "get", "capabilities", "search"]
         });
         let parsed: FederationCapabilitiesResponse =
             serde_json::from_value(literal.clone()).unwrap();
@@ -343,6 +366,21 @@ mod tests {
     }
 
     #[test]
+    fn search_request_is_minimal_on_the_wire() {
+        let req = FederationSearchRequest {
+            q: "release notes".into(),
+            ..FederationSearchRequest::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&req).unwrap(),
+            json!({"q": "release notes"})
+        );
+        let full = json!({"q": "x", "limit": 5, "cursor": "c"});
+        let parsed: FederationSearchRequest = serde_json::from_value(full.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&parsed).unwrap(), full);
+    }
+
+    #[test]
     fn resources_and_verbs_parse_by_wire_name_only() {
         for r in FEDERATION_RESOURCE_VALUES {
             assert_eq!(r.as_str().parse::<FederationResource>().unwrap(), r);
@@ -357,6 +395,10 @@ mod tests {
         for v in FEDERATION_VERBS {
             assert_eq!(v.as_str().parse::<FederationVerb>().unwrap(), v);
         }
-        assert!("search".parse::<FederationVerb>().is_err());
+        assert_eq!(
+            "search".parse::<FederationVerb>().unwrap(),
+            FederationVerb::Search
+        );
+        assert!("grep".parse::<FederationVerb>().is_err());
     }
 }

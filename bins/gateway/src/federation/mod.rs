@@ -13,10 +13,18 @@
 //! details `{"refusal": "grant_revoked"}`). No handler runs without a
 //! context. Behind the auth layer, the rate limit ([`limit`]) counts every
 //! verb against its grant's budget before the verb runs.
+//!
+//! Every request, whatever its answer, is recorded in the federation audit
+//! log by the outermost layer ([`audit`]), when the state has an audit
+//! writer.
+
+pub mod audit;
+pub mod limit;
 
 use crate::error::ApiError;
 use crate::extract::{Json, Path};
 use crate::http::{AppState, Input, Routes};
+use audit::PeerFacts;
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -25,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use mosaic_config::ListenerLimits;
 use mosaic_federation::context::{self, PresentedClaims};
+use mosaic_federation::search_query::SearchQuery;
 use mosaic_federation::verbs;
 use mosaic_identity::{GatewayPki, TrustAnchors, verify_chain, verify_client_chain};
 use mosaic_scope::FederationContext;
@@ -40,8 +49,6 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-
-pub mod limit;
 
 /// What a verb's handler says about its answer, for the audit layer: set as a
 /// response extension, read once the response is made.
@@ -200,7 +207,7 @@ fn onboarding() -> Routes {
         )
 }
 
-/// The three verbs; they run only behind the auth layer.
+/// The verbs; they run only behind the auth layer.
 fn verbs() -> Routes {
     Routes::new()
         .add(
@@ -220,6 +227,12 @@ fn verbs() -> Routes {
             "/api/federation/v1/get/{resource}/{id}",
             Input::Nothing,
             get_one,
+        )
+        .add(
+            Method::POST,
+            "/api/federation/v1/search/{resource}",
+            Input::Json,
+            search,
         )
 }
 
@@ -265,11 +278,33 @@ fn refuse(code: ErrorCode, message: impl Into<String>) -> Response {
     ApiError::new(code, message).into_response()
 }
 
-/// The auth layer: certificate → claims → grant → context.
+/// The auth layer: certificate → claims → grant → context. Every answer it
+/// makes or passes on carries the [`PeerFacts`] it learned, for the audit.
 async fn authenticate(
     State((state, anchors)): State<(AppState, TrustAnchors)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut facts = PeerFacts::default();
+    let mut response = admit(&state, &anchors, request, next, &mut facts).await;
+    response.extensions_mut().insert(facts);
+    response
+}
+
+/// The serial of the leaf `chain` starts with, when it parses.
+fn leaf_serial(chain: &PeerChain) -> Option<String> {
+    let leaf = chain.0.first()?;
+    mosaic_identity::inspect(leaf)
+        .ok()
+        .map(|summary| summary.serial.to_string())
+}
+
+async fn admit(
+    state: &AppState,
+    anchors: &TrustAnchors,
     mut request: Request,
     next: Next,
+    facts: &mut PeerFacts,
 ) -> Response {
     let Some(chain) = request.extensions().get::<PeerChain>().cloned() else {
         return refuse(
@@ -277,21 +312,27 @@ async fn authenticate(
             "no client certificate was presented",
         );
     };
-    let identity = match verify_client_chain(&chain.0, &anchors, chrono::Utc::now()) {
+    let identity = match verify_client_chain(&chain.0, anchors, chrono::Utc::now()) {
         Ok(identity) => identity,
         Err(e) if e.is_oid_error() => {
+            facts.cert_serial = leaf_serial(&chain);
             return refuse(
                 ErrorCode::Unauthorized,
                 format!("Client certificate is missing required OID: {e}"),
             );
         }
         Err(e) => {
+            facts.cert_serial = leaf_serial(&chain);
             return refuse(
                 ErrorCode::Unauthorized,
                 format!("Client certificate is not acceptable: {e}"),
             );
         }
     };
+    facts.cert_serial = Some(identity.serial.to_string());
+    facts.grant_id = Some(identity.claims.grant_id.clone());
+    facts.subject_user_id = Some(identity.claims.subject_user_id.clone());
+    facts.peer_id.clone_from(&identity.claims.peer_id);
     let claims = PresentedClaims {
         grant_id: identity.claims.grant_id,
         subject_user_id: identity.claims.subject_user_id,
@@ -301,6 +342,9 @@ async fn authenticate(
     };
     match context::resolve(state.store().conn(), &claims).await {
         Ok(ctx) => {
+            facts.grant_id = Some(ctx.grant_id.clone());
+            facts.peer_id = Some(ctx.peer_id.clone());
+            facts.subject_user_id = Some(ctx.subject_user_id.clone());
             request.extensions_mut().insert(ctx);
             next.run(request).await
         }
@@ -333,18 +377,22 @@ async fn capabilities(
     )?))
 }
 
+/// A verb's JSON body; an empty one is `null`, which the verb reads as `{}`.
+fn json_body(verb: &str, body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("Federation {verb} body is not JSON: {e}")))
+}
+
 async fn list(
     State(state): State<AppState>,
     ctx: Option<Extension<FederationContext>>,
     Path(resource): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::invalid(format!("Federation list body is not JSON: {e}")))?
-    };
+    let body = json_body("list", &body)?;
     let page = verbs::list(state.store().conn(), ctx.as_deref(), &resource, &body).await?;
     let outcome = VerbOutcome {
         rows: Some(u32::try_from(page.items.len()).unwrap_or(u32::MAX)),
@@ -369,9 +417,50 @@ async fn get_one(
     })
 }
 
+async fn search(
+    State(state): State<AppState>,
+    ctx: Option<Extension<FederationContext>>,
+    Path(resource): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_body("search", &body)?;
+    // The words searched for, as the verb reads them, recorded whether the
+    // search is answered or refused.
+    let target = body
+        .get("q")
+        .and_then(Value::as_str)
+        .and_then(|q| SearchQuery::parse(q).ok())
+        .map(|q| q.plain_text());
+    let answer = verbs::search(state.store().conn(), ctx.as_deref(), &resource, &body).await;
+    let outcome = VerbOutcome {
+        rows: answer
+            .as_ref()
+            .ok()
+            .map(|page| u32::try_from(page.items.len()).unwrap_or(u32::MAX)),
+        target,
+    };
+    Ok(match answer {
+        Ok(page) => outcome.attach(Json(page)),
+        Err(e) => outcome.attach(ApiError::from(e)),
+    })
+}
+
+/// The federation application as [`serve`] runs it: the routes under the
+/// request limits and, outermost, the audit layer when `state` has an audit
+/// writer ([`AppState::with_audit`]); without one, nothing is recorded.
+pub fn app(state: AppState, anchors: TrustAnchors, limits: &ListenerLimits) -> Router {
+    let writer = state.audit().cloned();
+    let app = routes(state, anchors).layer(crate::layers::request_limits(limits));
+    match writer {
+        Some(writer) => app.layer(middleware::from_fn_with_state(writer, audit::record)),
+        None => app,
+    }
+}
+
 /// Serves the federation routes under the request limits on `listener`, TLS
 /// connections bounded by `limits` (see the `listen` module), until `shutdown`
-/// turns true; then lets in-flight requests finish.
+/// turns true; then lets in-flight requests finish. Requests are audited when
+/// `state` has an audit writer (see [`app`]).
 pub async fn serve(
     listener: TcpListener,
     tls: FederationTls,
@@ -379,7 +468,7 @@ pub async fn serve(
     limits: ListenerLimits,
     shutdown: watch::Receiver<bool>,
 ) {
-    let app = routes(state, tls.anchors.clone()).layer(crate::layers::request_limits(&limits));
+    let app = app(state, tls.anchors.clone(), &limits);
     let listener = crate::listen::Listener::new(listener, &limits, "federation");
     let acceptor = TlsAcceptor::from(tls.config.clone());
     crate::listen::serve_http(listener, Some(acceptor), app, &limits, shutdown).await;

@@ -7,8 +7,10 @@
 //! this gateway's CA; list, show and revoke grants; suspend, activate and
 //! remove peers. Enrolling side ([`outbound`]): `peers/enroll` trades a code
 //! from another gateway for a client certificate and records it as an
-//! outbound peer for one local user, its key sealed.
+//! outbound peer for one local user, its key sealed. [`audit`] reads the
+//! federation audit log: who read what here, and what was refused.
 
+mod audit;
 mod grants;
 mod outbound;
 mod peers;
@@ -24,7 +26,7 @@ use mosaic_types::admin::{EnrollmentCodeView, GrantView, PeerView};
 
 /// Federation administration routes.
 pub(crate) fn routes() -> Routes {
-    use Input::{Json as Body, Nothing, OptionalJson};
+    use Input::{Json as Body, Nothing, OptionalJson, Query};
     const PEERS: &str = "/api/admin/v1/federation/peers";
     const PEER: &str = "/api/admin/v1/federation/peers/{id}";
     const GRANTS: &str = "/api/admin/v1/federation/grants";
@@ -76,6 +78,12 @@ pub(crate) fn routes() -> Routes {
             "/api/admin/v1/federation/grants/{id}/tokens",
             OptionalJson,
             grants::new_token,
+        )
+        .add(
+            Method::GET,
+            "/api/admin/v1/federation/audit",
+            Query,
+            audit::list,
         )
 }
 

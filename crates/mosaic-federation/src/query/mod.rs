@@ -1,14 +1,18 @@
-//! Read-only queries behind `list` and `get`, with the access rules of each
-//! resource. Every query is built from a [`QueryFilter`] that scope evaluation
+//! Read-only queries behind `list`, `get` and `search`, with the access rules
+//! of each resource. Every query is built from a [`QueryFilter`] that scope evaluation
 //! produced, so it can only narrow what the subject user may read.
 
 mod access;
 mod memory;
 mod notes;
 mod rows;
+mod search;
 mod tasks;
 
-use crate::cursor::{Cursor, InvalidCursor, MemorySource};
+pub use search::POSTGRES_INDEXED_CHARS;
+
+use crate::cursor::{Cursor, InvalidCursor, MemorySource, SearchCursor};
+use crate::search_query::SearchQuery;
 use chrono::{DateTime, Utc};
 use mosaic_scope::{NativeAccess, NativeDenied, NativeRbac, NativeRbacRequest, QueryFilter};
 use mosaic_store::sea_orm::{DatabaseConnection, DbErr};
@@ -24,6 +28,9 @@ pub enum QueryError {
     /// The peer's cursor could not be decoded.
     #[error(transparent)]
     InvalidCursor(#[from] InvalidCursor),
+    /// A search cursor issued for another resource or other words.
+    #[error("the search cursor belongs to another search")]
+    ForeignCursor,
     /// A stored row holds an id that is not a valid id.
     #[error("a stored row's id is invalid: {0}")]
     InvalidStoredId(#[from] IdError),
@@ -70,6 +77,8 @@ pub enum Verb {
     List,
     /// `get`.
     Get,
+    /// `search`.
+    Search,
 }
 
 /// A fetched row with the keys pagination needs beside it.
@@ -120,6 +129,47 @@ impl<'a> FederationQueries<'a> {
         Ok(paginate(rows, filter.limit as usize))
     }
 
+    /// One page of the rows `list` would reach that hold every word of
+    /// `query`, best match first: decodes the cursor (which must have been
+    /// issued for this resource and these words), fetches `limit + 1` rows,
+    /// and cuts.
+    pub async fn search(
+        &self,
+        filter: &QueryFilter,
+        query: &SearchQuery,
+        cursor: Option<&str>,
+    ) -> Result<ListPage, QueryError> {
+        let cursor = cursor.map(SearchCursor::decode).transpose()?;
+        let fingerprint = query.fingerprint();
+        if cursor
+            .as_ref()
+            .is_some_and(|c| c.resource != filter.resource || c.query != fingerprint)
+        {
+            return Err(QueryError::ForeignCursor);
+        }
+        let cursor = cursor.as_ref();
+        let fetch = u64::from(filter.limit) + 1;
+        let ranked = match filter.resource {
+            FederationResource::Tasks => {
+                search::tasks(self.db, filter, query, fetch, cursor).await?
+            }
+            FederationResource::Notes => {
+                search::notes(self.db, filter, query, fetch, cursor).await?
+            }
+            FederationResource::Memory => {
+                search::memory(self.db, filter, query, fetch, cursor).await?
+            }
+            // Never searched; native access refuses them before a query is built.
+            FederationResource::Credentials | FederationResource::ApiKeys => Vec::new(),
+        };
+        Ok(paginate_ranked(
+            ranked,
+            filter.limit as usize,
+            filter.resource,
+            fingerprint,
+        ))
+    }
+
     /// One row by id, if the filter covers it.
     pub async fn get(&self, filter: &QueryFilter, id: &str) -> Result<GetOutcome, QueryError> {
         Ok(match filter.resource {
@@ -141,6 +191,7 @@ impl NativeRbac for FederationQueries<'_> {
         let verb = match self.verb {
             Verb::List => "list",
             Verb::Get => "get",
+            Verb::Search => "search",
         };
         match request.resource {
             r @ (FederationResource::Credentials | FederationResource::ApiKeys) => {
@@ -192,6 +243,37 @@ pub(crate) fn paginate(mut rows: Vec<Row>, limit: usize) -> ListPage {
     };
     ListPage {
         items: rows.into_iter().map(|r| r.item).collect(),
+        truncated,
+        next_cursor,
+    }
+}
+
+/// [`paginate`] for ranked rows: the cursor holds the last row's score and
+/// the search it belongs to.
+fn paginate_ranked(
+    mut rows: Vec<search::Ranked>,
+    limit: usize,
+    resource: FederationResource,
+    query: u64,
+) -> ListPage {
+    let truncated = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if truncated {
+        rows.last().map(|last| {
+            SearchCursor {
+                resource,
+                query,
+                score: last.score,
+                id: last.row.id.clone(),
+                source: last.row.source,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    ListPage {
+        items: rows.into_iter().map(|r| r.row.item).collect(),
         truncated,
         next_cursor,
     }

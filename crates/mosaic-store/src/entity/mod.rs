@@ -5,6 +5,7 @@ pub mod api_tokens;
 pub mod audit_log;
 pub mod backlog;
 pub mod credentials;
+pub mod federation_audit_log;
 pub mod federation_enrollment_tokens;
 pub mod federation_grants;
 pub mod federation_peers;

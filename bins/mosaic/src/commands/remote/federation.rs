@@ -13,7 +13,7 @@ use mosaic_types::admin::{
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-const PEERS: &str = "/api/admin/v1/federation/peers";
+pub(super) const PEERS: &str = "/api/admin/v1/federation/peers";
 const GRANTS: &str = "/api/admin/v1/federation/grants";
 
 /// Federation commands.
@@ -49,6 +49,8 @@ pub enum FederationCommand {
         #[command(flatten)]
         out: JsonArgs,
     },
+    /// What peers asked this gateway, allowed or refused, newest first.
+    Audit(super::audit::AuditArgs),
 }
 
 /// `mosaic federation grant`.
@@ -196,20 +198,44 @@ pub struct EnrollArgs {
     out: JsonArgs,
 }
 
-/// The outbound peer named `peer` (or with that id).
-async fn resolve_peer(client: &GatewayClient, peer: &str) -> anyhow::Result<PeerView> {
+/// What a peer name or id matched.
+pub(super) enum PeerMatch {
+    /// Exactly this peer.
+    One(Box<PeerView>),
+    /// No peer.
+    None,
+    /// Several peers of that direction share the name.
+    Several,
+}
+
+/// The peer with id `peer`, or the `direction` peer named `peer`.
+pub(super) async fn find_peer(
+    client: &GatewayClient,
+    peer: &str,
+    direction: PeerDirection,
+) -> anyhow::Result<PeerMatch> {
     let peers: Vec<PeerView> = client.get(&ApiPath::new(PEERS)).await?;
     let mut found: Vec<PeerView> = peers
         .into_iter()
-        .filter(|p| {
-            p.id.as_str() == peer
-                || (p.common_name == peer && p.direction == PeerDirection::Outbound)
-        })
+        .filter(|p| p.id.as_str() == peer || (p.common_name == peer && p.direction == direction))
         .collect();
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => anyhow::bail!("no outbound peer named `{peer}` (see `mosaic federation peers`)"),
-        _ => anyhow::bail!("several outbound peers are named `{peer}`; give the peer id instead"),
+    Ok(match found.len() {
+        1 => PeerMatch::One(Box::new(found.remove(0))),
+        0 => PeerMatch::None,
+        _ => PeerMatch::Several,
+    })
+}
+
+/// The outbound peer named `peer` (or with that id).
+async fn resolve_peer(client: &GatewayClient, peer: &str) -> anyhow::Result<PeerView> {
+    match find_peer(client, peer, PeerDirection::Outbound).await? {
+        PeerMatch::One(p) => Ok(*p),
+        PeerMatch::None => {
+            anyhow::bail!("no outbound peer named `{peer}` (see `mosaic federation peers`)")
+        }
+        PeerMatch::Several => {
+            anyhow::bail!("several outbound peers are named `{peer}`; give the peer id instead")
+        }
     }
 }
 
@@ -226,6 +252,7 @@ pub async fn run(cmd: FederationCommand) -> anyhow::Result<()> {
                 .await?;
             out.print(&caps, render::capabilities)
         }
+        FederationCommand::Audit(args) => super::audit::run(args).await,
         FederationCommand::Grant(g) => grant(g).await,
         FederationCommand::Peer(p) => peer(p).await,
     }

@@ -27,7 +27,7 @@ pub struct QueryArgs {
 }
 
 /// The first of `keys` the row has, as text; `-` when none.
-fn cell(row: &Value, keys: &[&str]) -> String {
+pub(super) fn cell(row: &Value, keys: &[&str]) -> String {
     for k in keys {
         match &row[*k] {
             Value::String(s) => return s.clone(),
@@ -38,12 +38,12 @@ fn cell(row: &Value, keys: &[&str]) -> String {
     "-".to_owned()
 }
 
-fn rows(page: &Value) -> &[Value] {
+pub(super) fn rows(page: &Value) -> &[Value] {
     page["items"].as_array().map_or(&[], Vec::as_slice)
 }
 
 /// The rows as a table; tasks, notes and memory share its columns.
-fn query_table(page: &Value) -> String {
+pub(super) fn query_table(page: &Value) -> String {
     let rows: Vec<Vec<String>> = rows(page)
         .iter()
         .map(|row| {
@@ -79,7 +79,7 @@ fn unanswered(page: &Value) -> Vec<String> {
 
 /// What to say on stderr after the table: the count, whether there is more,
 /// and which peers did not answer, and why.
-fn notes(page: &Value) -> String {
+pub(super) fn notes(page: &Value) -> String {
     let mut notes = vec![format!("{} row(s)", rows(page).len())];
     let missing = unanswered(page);
     if page["_partial"] == true {
