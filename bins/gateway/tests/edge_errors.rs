@@ -21,7 +21,7 @@ const PUBLIC: [&str; 4] = [
 ];
 
 /// A query string each query-taking route must refuse, by path.
-const BAD_QUERIES: [(&str, &str); 4] = [
+const BAD_QUERIES: [(&str, &str); 5] = [
     ("/api/fleet/v1/backlog/cards", "status=sideways"),
     ("/api/v1/query/{resource}", "limit=many"),
     ("/api/v1/search/{resource}", "limit=many"),
