@@ -12,11 +12,11 @@ use crate::auth::UserAuth;
 use crate::error::ApiError;
 use crate::extract::{Json, Path, Query};
 use crate::http::{AppState, Input, Routes};
+use crate::layers::ResponseDeadline;
 use crate::query::{
     DEFAULT_LIMIT, LocalRead, MAX_LOCAL_LIMIT, Remote, UserPeers, local_page, parse_source,
     source_error, user_resource,
 };
-use crate::layers::ResponseDeadline;
 use axum::Extension;
 use axum::extract::State;
 use axum::http::Method;

@@ -80,6 +80,13 @@ fn start(home: &std::path::Path, db: Option<&str>) -> Gateway {
         cmd.env("DATABASE_URL", url);
     }
     cmd.env("MOSAIC_LIMITS__MAX_BODY_BYTES", MAX_BODY.to_string());
+    // The burst below (200 lists at once by one grant) is over the default
+    // rate limit; rate limits have their own test.
+    cmd.env(
+        "MOSAIC_FEDERATION__DEFAULT_RATE_LIMIT__REQUESTS_PER_MINUTE",
+        "100000",
+    )
+    .env("MOSAIC_FEDERATION__DEFAULT_RATE_LIMIT__BURST", "1000");
     Gateway::start(cmd, home.join("data/mosaic"))
 }
 

@@ -41,8 +41,8 @@ pub use error::{ErrorBody, ErrorCode, ErrorEnvelope};
 pub use federation::{
     FEDERATION_RESOURCE_VALUES, FEDERATION_VERBS, FederationCapabilitiesResponse,
     FederationGetResponse, FederationListRequest, FederationListResponse, FederationRateLimit,
-    FederationResource, FederationSearchRequest, FederationVerb, RateLimitSource,
-    UnansweredSource, UnknownResource, UnknownVerb,
+    FederationResource, FederationSearchRequest, FederationVerb, RateLimitSource, UnansweredSource,
+    UnknownResource, UnknownVerb,
 };
 pub use ids::{
     AuditId, EnrollmentTokenId, GrantId, IdError, InsightId, InstanceId, MissionId, NoteId, PeerId,
