@@ -4,11 +4,16 @@
 //! TLS configuration (the ceiling on this machine). Also the cost of a full
 //! handshake per new connection.
 //!
+//! Then the cost of the federation audit and of the per-grant rate limiter:
+//! the same gateway with each, and both, beside it without them.
+//!
 //! Server and client share the machine, for both sides of each ratio.
 
 use super::percentile;
 use anyhow::Context as _;
 use chrono::{Duration as ChronoDuration, Utc};
+use mosaic_config::RateLimitSettings;
+use mosaic_federation::audit::AuditWriter;
 use mosaic_gateway::AppState;
 use mosaic_gateway::federation::{FederationTls, serve};
 use mosaic_identity::{CaSource, GatewayPki, MosaicClaims, PkiOptions, Validity};
@@ -17,6 +22,7 @@ use mosaic_store::sea_orm::{ActiveModelTrait, IntoActiveModel};
 use mosaic_store::{Store, StoreOptions};
 use mosaic_types::{GrantId, UserId};
 use serde_json::json;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -77,21 +83,36 @@ async fn bench(per_level: Duration) -> anyhow::Result<()> {
     let tls = FederationTls::from_pki(&pki)?;
     let server_config = tls.server_config();
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let gateway = TcpListener::bind("127.0.0.1:0").await?;
-    let gateway_addr = gateway.local_addr()?;
-    tokio::spawn(serve(
-        gateway,
-        tls,
-        AppState::new(store.clone()),
-        mosaic_gateway::ListenerLimits::default(),
-        stop_rx,
-    ));
+    let plain = AppState::new(store.clone());
+    let gateway_addr = spawn_gateway(&tls, plain, &stop_rx).await?;
+    // The same gateway with the federation audit and the per-grant rate
+    // limiter, alone and together. The limit is far above what this machine
+    // can send, so every request pays the check and none is refused.
+    let writer = AuditWriter::start(
+        store.conn().clone(),
+        NonZeroUsize::new(10_000).unwrap_or(NonZeroUsize::MIN),
+    );
+    let generous = RateLimitSettings {
+        requests_per_minute: NonZeroU32::new(60_000_000).unwrap_or(NonZeroU32::MAX),
+        burst: NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MAX),
+    };
+    let audited = AppState::new(store.clone()).with_audit(writer.clone());
+    let limited = AppState::new(store.clone()).with_rate_limits(generous);
+    let both = AppState::new(store.clone())
+        .with_audit(writer.clone())
+        .with_rate_limits(generous);
+    let mut variants = Vec::new();
+    for (name, state) in [
+        ("audit", audited),
+        ("limit", limited),
+        ("audit+limit", both),
+    ] {
+        let addr = spawn_gateway(&tls, state, &stop_rx).await?;
+        variants.push((name, list_url(addr)));
+    }
 
     let client_tls = client_config(&pki, &client_cert.cert.pem, &client_cert.key_pem)?;
-    let gateway_url = format!(
-        "https://127.0.0.1:{}/api/federation/v1/list/tasks",
-        gateway_addr.port()
-    );
+    let gateway_url = list_url(gateway_addr);
 
     // The bytes of one real page, served by the ceiling server from memory.
     let probe = http_client(&client_tls, true)?;
@@ -141,6 +162,41 @@ async fn bench(per_level: Duration) -> anyhow::Result<()> {
             g.rps / b.rps
         );
     }
+
+    println!();
+    println!(
+        "cost of the audit and the rate limiter, beside the same gateway without them (req/s, p50, p99, ratio to plain):"
+    );
+    println!(
+        "{:>5}  {:>22}  {:>30}  {:>30}  {:>30}",
+        "conns", "plain", "audit", "limit", "audit+limit"
+    );
+    for &conns in LEVELS {
+        let plain = load(&client_tls, &gateway_url, conns, per_level, true).await?;
+        let mut line = format!(
+            "{conns:>5}  {:>8.0} {:>6} {:>6}",
+            plain.rps,
+            ms(plain.p50),
+            ms(plain.p99)
+        );
+        for (_, url) in &variants {
+            let v = load(&client_tls, url, conns, per_level, true).await?;
+            line.push_str(&format!(
+                "  {:>8.0} {:>6} {:>6} {:>6.2}x",
+                v.rps,
+                ms(v.p50),
+                ms(v.p99),
+                v.rps / plain.rps
+            ));
+        }
+        println!("{line}");
+    }
+    let stats = writer.stats();
+    println!(
+        "audit: {} rows written, {} back-pressure waits, {} failed writes",
+        stats.rows_written, stats.backpressure_waits, stats.write_failures
+    );
+
     let g = load(&client_tls, &gateway_url, 1, per_level, false).await?;
     let b = load(&client_tls, &bare_url, 1, per_level, false).await?;
     let warm = load(&client_tls, &bare_url, 1, per_level, true).await?;
@@ -154,6 +210,31 @@ async fn bench(per_level: Duration) -> anyhow::Result<()> {
         b.p50.as_secs_f64() / warm.p50.as_secs_f64().max(1e-9)
     );
     Ok(())
+}
+
+fn list_url(addr: std::net::SocketAddr) -> String {
+    format!(
+        "https://127.0.0.1:{}/api/federation/v1/list/tasks",
+        addr.port()
+    )
+}
+
+/// One federation listener for `state` on a loopback port.
+async fn spawn_gateway(
+    tls: &FederationTls,
+    state: AppState,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(
+        listener,
+        tls.clone(),
+        state,
+        mosaic_gateway::ListenerLimits::default(),
+        stop.clone(),
+    ));
+    Ok(addr)
 }
 
 async fn seed(store: &Store, serial: &str) -> anyhow::Result<()> {
