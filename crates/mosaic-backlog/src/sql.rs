@@ -105,17 +105,25 @@ fn deps_done(backend: Backend, alias: &str) -> String {
 }
 
 /// True when a claimed row's TTL has lapsed at the instant bound as `now`.
-/// SQLite keeps timestamps as RFC 3339 text, which `julianday` reads exactly to
-/// the millisecond.
 fn expired(backend: Backend, now: &str) -> String {
     match backend {
         Backend::Postgres => {
             format!("claimed_at + make_interval(secs => claim_ttl_seconds) < {now}")
         }
-        Backend::Sqlite => {
-            format!("julianday(claimed_at) + claim_ttl_seconds / 86400.0 < julianday({now})")
-        }
+        Backend::Sqlite => format!(
+            "{} + claim_ttl_seconds * 1000 < {}",
+            sqlite_millis("claimed_at"),
+            sqlite_millis(now)
+        ),
     }
+}
+
+/// Whole milliseconds since the Unix epoch of an RFC 3339 text timestamp on
+/// SQLite. `julianday` reads the text to the millisecond, but as a fraction of
+/// a day: sums of such fractions are off by microseconds either way, so
+/// expiry is compared in whole milliseconds, which rounding recovers exactly.
+fn sqlite_millis(timestamp: &str) -> String {
+    format!("ROUND((julianday({timestamp}) - 2440587.5) * 86400000.0)")
 }
 
 /// Claims one card in one statement: the best ready card whose dependencies
@@ -471,7 +479,8 @@ mod tests {
             sql(&lite),
             "UPDATE backlog SET status = 'ready', claim_owner = NULL, claim_ttl_seconds = NULL, \
              claimed_at = NULL, updated_at = ? WHERE status = 'claimed' AND \
-             julianday(claimed_at) + claim_ttl_seconds / 86400.0 < julianday(?) RETURNING id"
+             ROUND((julianday(claimed_at) - 2440587.5) * 86400000.0) + claim_ttl_seconds * 1000 \
+             < ROUND((julianday(?) - 2440587.5) * 86400000.0) RETURNING id"
         );
     }
 
@@ -583,7 +592,8 @@ mod tests {
         assert_eq!(
             sql(&stmt),
             "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest, \
-             SUM(CASE WHEN status = 'claimed' AND julianday(claimed_at) + claim_ttl_seconds / 86400.0 < julianday(?) \
+             SUM(CASE WHEN status = 'claimed' AND ROUND((julianday(claimed_at) - 2440587.5) * 86400000.0) \
+             + claim_ttl_seconds * 1000 < ROUND((julianday(?) - 2440587.5) * 86400000.0) \
              THEN 1 ELSE 0 END) AS expired FROM backlog GROUP BY status"
         );
     }
